@@ -1,0 +1,319 @@
+//! The segment AST. Every node carries the byte span of the source text it
+//! was parsed from (`Span::default()` for ASTs built by programs, e.g. from
+//! JSON). Spans are ignored by `PartialEq` so that `parse(format(ast)) == ast`
+//! compares structure, not positions.
+//!
+//! The JSON form of a segment is the serde form of [`Segment`].
+
+use serde::{Deserialize, Serialize};
+
+/// Half-open byte range `[start, end)` into the source text.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, Eq, Hash, PartialOrd, Ord)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl PartialEq for Span {
+    /// Spans never take part in AST equality.
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// A name as written, with its span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ident {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "is_default_span")]
+    pub span: Span,
+}
+
+/// A whole segment definition: one boolean expression over profiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub expr: Expr,
+    /// Comments in the source (`# ...` to end of line), in order, without the
+    /// leading `#`. The formatter re-emits them; they have no meaning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<Comment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "is_default_span")]
+    pub span: Span,
+}
+
+/// A boolean expression. Membership is two-valued (DESIGN.md "Semantics"):
+/// a comparison with a NULL operand is false, NOT is the set complement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Expr {
+    #[serde(flatten)]
+    pub kind: ExprKind,
+    #[serde(default, skip_serializing_if = "is_default_span")]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ExprKind {
+    /// `a AND b AND c` (a chain is one node; a parenthesised group stays nested).
+    And { args: Vec<Expr> },
+    /// `a OR b OR c`.
+    Or { args: Vec<Expr> },
+    /// `NOT a`: the complement of `a`.
+    Not { arg: Box<Expr> },
+    /// `lhs <op> value`, e.g. `age >= 18`, `count(purchase WITHIN 30d) >= 2`.
+    Compare {
+        lhs: Operand,
+        cmp: CmpOp,
+        value: Value,
+    },
+    /// `lhs [NOT] IN (v1, v2, ...)`.
+    InList {
+        lhs: Operand,
+        list: Vec<Value>,
+        negated: bool,
+    },
+    /// `lhs [NOT] BETWEEN low AND high` (inclusive both ends).
+    Between {
+        lhs: Operand,
+        low: Value,
+        high: Value,
+        negated: bool,
+    },
+    /// `lhs CONTAINS value`: substring for strings, element for lists.
+    Contains { lhs: Operand, value: Value },
+    /// `lhs STARTS WITH value`.
+    StartsWith { lhs: Operand, value: Value },
+    /// `lhs IS [NOT] NULL`.
+    IsNull { lhs: Operand, negated: bool },
+    /// A boolean operand on its own, e.g. `consent_email`: true when the
+    /// value is true (NULL is false).
+    Truthy { lhs: Operand },
+    /// `performed(filter)`: at least one matching event.
+    Performed { filter: EventFilter },
+    /// `anniversary(field) WITHIN NEXT n DAYS`: the field's month and day fall
+    /// on one of the `days` calendar days starting with as_of's date (Feb 29
+    /// counts as Feb 28 in non-leap years).
+    Anniversary { field: Ident, days: u32 },
+    /// `IN SEGMENT name`: membership of a saved segment (its definition is
+    /// inlined by the engine).
+    InSegment { name: Ident },
+}
+
+/// What is compared: a profile attribute, an event aggregate, or a built-in.
+/// Inside an event filter's `WHERE`, `Field` names an event property instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Operand {
+    Field { name: Ident },
+    Aggregate(Aggregate),
+    Builtin(Builtin),
+}
+
+/// `count(purchase WHERE ... WITHIN 30d)`, `sum(purchase.amount ...)`,
+/// `last(purchase)`, ...
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Aggregate {
+    pub func: AggFunc,
+    /// The property aggregated (`amount` in `sum(purchase.amount)`);
+    /// required for sum/avg/min/max, absent for count/first/last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<Ident>,
+    pub filter: EventFilter,
+    #[serde(default, skip_serializing_if = "is_default_span")]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggFunc {
+    /// Number of matching events (0 when none).
+    Count,
+    /// Sum of the property (0 when none).
+    Sum,
+    /// Average of the property (NULL when none).
+    Avg,
+    /// Minimum of the property (NULL when none).
+    Min,
+    /// Maximum of the property (NULL when none).
+    Max,
+    /// Time of the first matching event (NULL when none).
+    First,
+    /// Time of the last matching event (NULL when none).
+    Last,
+}
+
+/// Which events an aggregate or `performed` looks at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventFilter {
+    pub event: EventSel,
+    /// Property conditions (`WHERE channel = 'web' AND amount >= 200`); only
+    /// `Field` operands, naming event columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<Box<Expr>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    #[serde(default, skip_serializing_if = "is_default_span")]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventSel {
+    /// One event type, e.g. `purchase`.
+    Type { name: Ident },
+    /// Events of any type (`any`).
+    Any,
+}
+
+/// A time window relative to as_of; always also `event_time < as_of`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Window {
+    /// `WITHIN 30d`: `as_of - 30d <= event_time < as_of`.
+    Within { duration: Duration },
+    /// `SINCE t`: `t <= event_time < as_of`.
+    Since { from: TimeValue },
+    /// `BETWEEN t1 AND t2`: `t1 <= event_time < t2` (and `< as_of`).
+    Between { from: TimeValue, to: TimeValue },
+}
+
+/// `30d`, `2w`, `6m`, `1y`, `12h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Duration {
+    pub amount: u32,
+    pub unit: TimeUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    /// `h`
+    Hours,
+    /// `d`
+    Days,
+    /// `w` (7 days)
+    Weeks,
+    /// `m`: calendar months (day clamped to the month's last day).
+    Months,
+    /// `y`: calendar years (12 months).
+    Years,
+}
+
+/// A point in time, resolved against as_of by the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimeValue {
+    /// `2024-05-01`: midnight UTC of that date.
+    Date { year: i32, month: u32, day: u32 },
+    /// `2024-05-01T10:30:00Z`: microseconds since the Unix epoch, UTC.
+    Timestamp { micros: i64 },
+    /// `-30d`: as_of minus the duration.
+    Ago { duration: Duration },
+    /// `today`: midnight UTC of as_of's date.
+    Today,
+    /// `now`: as_of itself.
+    Now,
+}
+
+/// A literal on the right-hand side of a condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    Int(i64),
+    /// Always finite.
+    Float(f64),
+    String(String),
+    Bool(bool),
+    Time(TimeValue),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CmpOp {
+    #[serde(rename = "=")]
+    Eq,
+    #[serde(rename = "!=")]
+    NotEq,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    LtEq,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    GtEq,
+}
+
+/// A built-in per-profile analytic (DESIGN.md "Semantics").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Builtin {
+    pub func: BuiltinFunc,
+    /// Optional parameters, e.g. `rfm(bins = 4, lookback = 365d).segment`,
+    /// `lifecycle(window = 60d)`, `channel_mix(window = 365d)`.
+    #[serde(default)]
+    pub params: BuiltinParams,
+    #[serde(default, skip_serializing_if = "is_default_span")]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinFunc {
+    /// `rfm.r`: recency score 1..=bins (Int).
+    RfmR,
+    /// `rfm.f`: frequency score (Int).
+    RfmF,
+    /// `rfm.m`: monetary score (Int).
+    RfmM,
+    /// `rfm.segment`: named RFM segment (String), e.g. 'champions'.
+    RfmSegment,
+    /// `rfm.recency_days` (Int).
+    RfmRecencyDays,
+    /// `rfm.frequency` (Int).
+    RfmFrequency,
+    /// `rfm.monetary` (Float).
+    RfmMonetary,
+    /// `channel_mix`: 'online_only' | 'offline_only' | 'omnichannel' | 'none'.
+    ChannelMix,
+    /// `lifecycle`: 'new' | 'returning' | 'resurrecting' | 'dormant' | 'lost' | 'never'.
+    Lifecycle,
+}
+
+/// Parameters of a built-in. Which apply: rfm.*: bins, lookback;
+/// channel_mix: window; lifecycle: window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BuiltinParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bins: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookback: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
+}
+
+fn is_default_span(s: &Span) -> bool {
+    s.start == 0 && s.end == 0
+}
