@@ -8,10 +8,15 @@
 use serde::{Deserialize, Serialize};
 
 /// Half-open byte range `[start, end)` into the source text.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, Eq, PartialOrd, Ord)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
+}
+
+impl std::hash::Hash for Span {
+    /// Consistent with `PartialEq`: spans never take part in hashing either.
+    fn hash<H: std::hash::Hasher>(&self, _state: &mut H) {}
 }
 
 impl PartialEq for Span {
@@ -316,4 +321,229 @@ pub struct BuiltinParams {
 
 fn is_default_span(s: &Span) -> bool {
     s.start == 0 && s.end == 0
+}
+
+// ---------------------------------------------------------------------------
+// Helpers (additive; the data types above are the contract).
+// ---------------------------------------------------------------------------
+
+impl Ident {
+    /// A name with no source position (for ASTs built by programs).
+    pub fn new(name: impl Into<String>) -> Self {
+        Ident {
+            name: name.into(),
+            span: Span::default(),
+        }
+    }
+}
+
+impl Expr {
+    /// An expression with no source position (for ASTs built by programs).
+    pub fn new(kind: ExprKind) -> Self {
+        Expr {
+            kind,
+            span: Span::default(),
+        }
+    }
+}
+
+impl Segment {
+    /// A segment without comments.
+    pub fn new(expr: Expr) -> Self {
+        Segment {
+            expr,
+            comments: Vec::new(),
+        }
+    }
+}
+
+impl AggFunc {
+    /// Every aggregate function, in documentation order.
+    pub const ALL: [AggFunc; 7] = [
+        AggFunc::Count,
+        AggFunc::Sum,
+        AggFunc::Avg,
+        AggFunc::Min,
+        AggFunc::Max,
+        AggFunc::First,
+        AggFunc::Last,
+    ];
+
+    /// The function's name in the DSL (`count`, `sum`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::First => "first",
+            AggFunc::Last => "last",
+        }
+    }
+
+    /// Looks a function up by name (case-insensitive).
+    pub fn from_name(name: &str) -> Option<AggFunc> {
+        AggFunc::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the function aggregates a property (`sum(purchase.amount)`)
+    /// rather than the events themselves (`count(purchase)`).
+    pub fn needs_property(self) -> bool {
+        matches!(
+            self,
+            AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max
+        )
+    }
+}
+
+impl BuiltinFunc {
+    /// Every built-in, in documentation order.
+    pub const ALL: [BuiltinFunc; 9] = [
+        BuiltinFunc::RfmR,
+        BuiltinFunc::RfmF,
+        BuiltinFunc::RfmM,
+        BuiltinFunc::RfmSegment,
+        BuiltinFunc::RfmRecencyDays,
+        BuiltinFunc::RfmFrequency,
+        BuiltinFunc::RfmMonetary,
+        BuiltinFunc::ChannelMix,
+        BuiltinFunc::Lifecycle,
+    ];
+
+    /// The named RFM segments (DESIGN.md "Semantics"), values of `rfm.segment`.
+    pub const RFM_SEGMENTS: &'static [&'static str] = &[
+        "champions",
+        "loyal",
+        "potential_loyalists",
+        "new_customers",
+        "promising",
+        "need_attention",
+        "about_to_sleep",
+        "at_risk",
+        "cannot_lose",
+        "hibernating",
+    ];
+    /// The channel-mix classes, values of `channel_mix`.
+    pub const CHANNEL_MIX_CLASSES: &'static [&'static str] =
+        &["online_only", "offline_only", "omnichannel", "none"];
+    /// The lifecycle states, values of `lifecycle`.
+    pub const LIFECYCLE_STATES: &'static [&'static str] = &[
+        "new",
+        "returning",
+        "resurrecting",
+        "dormant",
+        "lost",
+        "never",
+    ];
+
+    /// The built-in as written in the DSL without parameters
+    /// (`rfm.segment`, `channel_mix`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltinFunc::RfmR => "rfm.r",
+            BuiltinFunc::RfmF => "rfm.f",
+            BuiltinFunc::RfmM => "rfm.m",
+            BuiltinFunc::RfmSegment => "rfm.segment",
+            BuiltinFunc::RfmRecencyDays => "rfm.recency_days",
+            BuiltinFunc::RfmFrequency => "rfm.frequency",
+            BuiltinFunc::RfmMonetary => "rfm.monetary",
+            BuiltinFunc::ChannelMix => "channel_mix",
+            BuiltinFunc::Lifecycle => "lifecycle",
+        }
+    }
+
+    /// For `rfm.*`, the member after the dot (`segment` for `rfm.segment`).
+    pub fn rfm_member(self) -> Option<&'static str> {
+        self.name().strip_prefix("rfm.")
+    }
+
+    /// Whether this is one of the `rfm.*` scores.
+    pub fn is_rfm(self) -> bool {
+        self.rfm_member().is_some()
+    }
+
+    /// The type of the built-in's value.
+    pub fn result_type(self) -> crate::FieldType {
+        use crate::FieldType;
+        match self {
+            BuiltinFunc::RfmR
+            | BuiltinFunc::RfmF
+            | BuiltinFunc::RfmM
+            | BuiltinFunc::RfmRecencyDays
+            | BuiltinFunc::RfmFrequency => FieldType::Int,
+            BuiltinFunc::RfmMonetary => FieldType::Float,
+            BuiltinFunc::RfmSegment | BuiltinFunc::ChannelMix | BuiltinFunc::Lifecycle => {
+                FieldType::String
+            }
+        }
+    }
+
+    /// The closed set of values of a string-valued built-in.
+    pub fn values(self) -> Option<&'static [&'static str]> {
+        match self {
+            BuiltinFunc::RfmSegment => Some(Self::RFM_SEGMENTS),
+            BuiltinFunc::ChannelMix => Some(Self::CHANNEL_MIX_CLASSES),
+            BuiltinFunc::Lifecycle => Some(Self::LIFECYCLE_STATES),
+            _ => None,
+        }
+    }
+
+    /// The parameter names this built-in accepts.
+    pub fn param_names(self) -> &'static [&'static str] {
+        if self.is_rfm() {
+            &["bins", "lookback"]
+        } else {
+            &["window"]
+        }
+    }
+}
+
+impl TimeUnit {
+    /// Every unit, in the order of its size.
+    pub const ALL: [TimeUnit; 5] = [
+        TimeUnit::Hours,
+        TimeUnit::Days,
+        TimeUnit::Weeks,
+        TimeUnit::Months,
+        TimeUnit::Years,
+    ];
+
+    /// The unit's one-letter suffix (`h`, `d`, `w`, `m`, `y`).
+    pub fn suffix(self) -> char {
+        match self {
+            TimeUnit::Hours => 'h',
+            TimeUnit::Days => 'd',
+            TimeUnit::Weeks => 'w',
+            TimeUnit::Months => 'm',
+            TimeUnit::Years => 'y',
+        }
+    }
+
+    /// The unit for a suffix letter (lower case only).
+    pub fn from_suffix(c: char) -> Option<TimeUnit> {
+        TimeUnit::ALL.into_iter().find(|u| u.suffix() == c)
+    }
+}
+
+impl Duration {
+    pub fn new(amount: u32, unit: TimeUnit) -> Self {
+        Duration { amount, unit }
+    }
+}
+
+impl CmpOp {
+    /// The operator as written (`=`, `!=`, `<`, `<=`, `>`, `>=`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::NotEq => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::LtEq => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::GtEq => ">=",
+        }
+    }
 }

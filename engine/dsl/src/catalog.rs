@@ -17,7 +17,7 @@ pub enum FieldType {
     Date,
     /// An instant (Timestamp, UTC).
     Timestamp,
-    /// A list, e.g. `interests` (List<Utf8>).
+    /// A list, e.g. `interests` (`List<Utf8>`).
     List(Box<FieldType>),
     /// A type the DSL cannot compare (structs, binary, ...). Usable only with
     /// `IS [NOT] NULL`.
@@ -72,5 +72,109 @@ impl Catalog for StaticCatalog {
     }
     fn segments(&self) -> Vec<String> {
         self.segments.keys().cloned().collect()
+    }
+}
+
+impl StaticCatalog {
+    /// An empty catalog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a profile attribute.
+    pub fn with_profile_field(mut self, name: impl Into<String>, ty: FieldType) -> Self {
+        self.profile_fields.insert(name.into(), ty);
+        self
+    }
+
+    /// Adds an event property.
+    pub fn with_event_property(mut self, name: impl Into<String>, ty: FieldType) -> Self {
+        self.event_properties.insert(name.into(), ty);
+        self
+    }
+
+    /// Adds an event type.
+    pub fn with_event_type(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        if !self.event_types.contains(&name) {
+            self.event_types.push(name);
+        }
+        self
+    }
+
+    /// Adds a saved segment (its DSL text).
+    pub fn with_segment(mut self, name: impl Into<String>, text: impl Into<String>) -> Self {
+        self.segments.insert(name.into(), text.into());
+        self
+    }
+
+    /// The schema of the synthetic store that `strata gen` writes
+    /// (DESIGN.md "Data model"), with two saved segments, `vip` and
+    /// `email_reachable`. Used by tests, docs and examples.
+    pub fn demo() -> Self {
+        use FieldType::*;
+        let profile = [
+            ("profile_id", Int),
+            ("external_id", String),
+            ("email", String),
+            ("first_name", String),
+            ("last_name", String),
+            ("gender", String),
+            ("birth_date", Date),
+            ("language", String),
+            ("timezone", String),
+            ("country", String),
+            ("region", String),
+            ("city", String),
+            ("signup_at", Timestamp),
+            ("app_version", String),
+            ("loyalty_tier", String),
+            ("consent_email", Bool),
+            ("consent_push", Bool),
+            ("consent_sms", Bool),
+            ("favorite_color", String),
+            ("interests", List(Box::new(String))),
+            ("purchase_intent", String),
+        ];
+        let events = [
+            ("channel", String),
+            ("amount", Float),
+            ("currency", String),
+            ("order_id", String),
+            ("product_id", String),
+            ("category", String),
+            ("quantity", Int),
+            ("payment_method", String),
+            ("campaign_id", String),
+        ];
+        let types = [
+            "session_start",
+            "app_open",
+            "page_view",
+            "product_view",
+            "add_to_cart",
+            "cart_abandoned",
+            "checkout_started",
+            "purchase",
+            "refund",
+            "email_open",
+            "email_click",
+            "push_open",
+            "in_app_click",
+            "account_created",
+            "survey_answered",
+        ];
+        let mut c = StaticCatalog::new();
+        for (n, t) in profile {
+            c = c.with_profile_field(n, t);
+        }
+        for (n, t) in events {
+            c = c.with_event_property(n, t);
+        }
+        for t in types {
+            c = c.with_event_type(t);
+        }
+        c.with_segment("vip", "rfm.segment IN ('champions', 'loyal')")
+            .with_segment("email_reachable", "consent_email AND email IS NOT NULL")
     }
 }

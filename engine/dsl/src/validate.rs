@@ -1,0 +1,430 @@
+//! Structural rules every segment must follow, whatever the dataset: the
+//! rules the grammar cannot express (and that ASTs from JSON or programs
+//! may break). A segment that passes formats to text that parses back to it.
+
+use crate::ast::{
+    AggFunc, Aggregate, Builtin, Duration, EventFilter, EventSel, Expr, ExprKind, Operand, Segment,
+    Span, TimeUnit, TimeValue, Value, Window,
+};
+use crate::error::Diagnostic;
+use crate::locate::Locator;
+use crate::parser::operand_span;
+use crate::time;
+
+/// Longest duration accepted, per unit (about 100 years).
+pub(crate) fn max_amount(unit: TimeUnit) -> u32 {
+    match unit {
+        TimeUnit::Hours => 876_600,
+        TimeUnit::Days => 36_525,
+        TimeUnit::Weeks => 5_218,
+        TimeUnit::Months => 1_200,
+        TimeUnit::Years => 100,
+    }
+}
+
+/// Largest number of RFM bins.
+pub(crate) const MAX_BINS: u32 = 100;
+/// Longest anniversary window, in days.
+pub(crate) const MAX_ANNIVERSARY_DAYS: u32 = 366;
+
+pub(crate) fn validate(seg: &Segment, loc: Locator<'_>) -> Vec<Diagnostic> {
+    if let Some(d) = depth_error(&seg.expr) {
+        return vec![d];
+    }
+    let mut v = Validator {
+        loc,
+        diags: Vec::new(),
+    };
+    for c in &seg.comments {
+        if c.text.contains(['\n', '\r']) {
+            v.diags.push(Diagnostic::new(
+                c.span,
+                "a comment cannot contain a line break",
+            ));
+        }
+    }
+    v.expr(&seg.expr, false);
+    v.diags
+}
+
+/// Nesting deeper than [`crate::MAX_DEPTH`] (And / Or / Not / WHERE levels),
+/// found without recursion so any AST is safe to pass.
+fn depth_error(root: &Expr) -> Option<Diagnostic> {
+    let mut stack = vec![(root, 0usize)];
+    while let Some((e, d)) = stack.pop() {
+        if d > crate::MAX_DEPTH {
+            return Some(
+                Diagnostic::new(
+                    e.span,
+                    format!(
+                        "the segment is nested too deeply (more than {} levels)",
+                        crate::MAX_DEPTH
+                    ),
+                )
+                .with_suggestion(
+                    "flatten the condition, or save part of it as a segment and use IN SEGMENT",
+                ),
+            );
+        }
+        match &e.kind {
+            ExprKind::And { args } | ExprKind::Or { args } => {
+                stack.extend(args.iter().map(|a| (a, d + 1)));
+            }
+            ExprKind::Not { arg } => stack.push((arg, d + 1)),
+            ExprKind::Performed { filter } => {
+                if let Some(p) = &filter.predicate {
+                    stack.push((p, d + 1));
+                }
+            }
+            ExprKind::Compare { lhs, .. }
+            | ExprKind::InList { lhs, .. }
+            | ExprKind::Between { lhs, .. }
+            | ExprKind::Contains { lhs, .. }
+            | ExprKind::StartsWith { lhs, .. }
+            | ExprKind::IsNull { lhs, .. }
+            | ExprKind::Truthy { lhs } => {
+                if let Operand::Aggregate(Aggregate {
+                    filter:
+                        EventFilter {
+                            predicate: Some(p), ..
+                        },
+                    ..
+                }) = lhs
+                {
+                    stack.push((p, d + 1));
+                }
+            }
+            ExprKind::Anniversary { .. } | ExprKind::InSegment { .. } => {}
+        }
+    }
+    None
+}
+
+struct Validator<'a> {
+    loc: Locator<'a>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn not_in_where(&mut self, span: Span, what: &str) {
+        self.push(
+            Diagnostic::new(span, format!("{what} cannot be used inside WHERE"))
+                .with_expected("conditions on the event's own properties, e.g. amount >= 100")
+                .with_suggestion("move it out of the aggregate and join it with AND"),
+        );
+    }
+
+    fn name(&mut self, name: &crate::ast::Ident, what: &str) {
+        if name.name.is_empty() {
+            self.push(Diagnostic::new(name.span, format!("empty {what}")));
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, in_where: bool) {
+        let region = |lhs: &Operand| Span::new(operand_span(lhs).end as usize, e.span.end as usize);
+        match &e.kind {
+            ExprKind::And { args } | ExprKind::Or { args } => {
+                if args.len() < 2 {
+                    let op = if matches!(e.kind, ExprKind::And { .. }) {
+                        "AND"
+                    } else {
+                        "OR"
+                    };
+                    self.push(Diagnostic::new(
+                        e.span,
+                        format!(
+                            "an {op} needs at least two conditions, found {}",
+                            args.len()
+                        ),
+                    ));
+                }
+                for a in args {
+                    self.expr(a, in_where);
+                }
+            }
+            ExprKind::Not { arg } => self.expr(arg, in_where),
+            ExprKind::Compare { lhs, value, .. }
+            | ExprKind::Contains { lhs, value }
+            | ExprKind::StartsWith { lhs, value } => {
+                self.operand(lhs, in_where);
+                self.value(value, self.loc.value(region(lhs), 0, e.span));
+            }
+            ExprKind::InList { lhs, list, .. } => {
+                self.operand(lhs, in_where);
+                if list.is_empty() {
+                    self.push(
+                        Diagnostic::new(e.span, "the list is empty")
+                            .with_expected("at least one value"),
+                    );
+                }
+                for (i, v) in list.iter().enumerate() {
+                    self.value(v, self.loc.value(region(lhs), i, e.span));
+                }
+            }
+            ExprKind::Between { lhs, low, high, .. } => {
+                self.operand(lhs, in_where);
+                self.value(low, self.loc.value(region(lhs), 0, e.span));
+                self.value(high, self.loc.value(region(lhs), 1, e.span));
+                if let (Some(l), Some(h)) = (order_key(low), order_key(high))
+                    && l.greater_than(&h)
+                {
+                    self.push(
+                        Diagnostic::new(
+                            e.span,
+                            "the range is empty: the low end is greater than the high end",
+                        )
+                        .with_suggestion("write the smaller value first: BETWEEN low AND high"),
+                    );
+                }
+            }
+            ExprKind::IsNull { lhs, .. } | ExprKind::Truthy { lhs } => self.operand(lhs, in_where),
+            ExprKind::Performed { filter } => {
+                if in_where {
+                    self.not_in_where(e.span, "performed(...)");
+                }
+                self.filter(filter);
+            }
+            ExprKind::Anniversary { field, days } => {
+                if in_where {
+                    self.not_in_where(e.span, "anniversary(...)");
+                }
+                self.name(field, "field name");
+                if !(1..=MAX_ANNIVERSARY_DAYS).contains(days) {
+                    self.push(
+                        Diagnostic::new(
+                            self.loc.last_token(e.span, e.span),
+                            format!("an anniversary window of {days} days is not allowed"),
+                        )
+                        .with_expected(format!("1 to {MAX_ANNIVERSARY_DAYS} days")),
+                    );
+                }
+            }
+            ExprKind::InSegment { name } => {
+                if in_where {
+                    self.not_in_where(e.span, "IN SEGMENT");
+                }
+                self.name(name, "segment name");
+            }
+        }
+    }
+
+    fn operand(&mut self, op: &Operand, in_where: bool) {
+        match op {
+            Operand::Field { name } => self.name(name, "field name"),
+            Operand::Aggregate(a) => {
+                if in_where {
+                    self.not_in_where(a.span, &format!("{}(...)", a.func.name()));
+                }
+                self.aggregate(a);
+            }
+            Operand::Builtin(b) => {
+                if in_where {
+                    self.not_in_where(b.span, &format!("`{}`", b.func.name()));
+                }
+                self.builtin(b);
+            }
+        }
+    }
+
+    fn aggregate(&mut self, a: &Aggregate) {
+        let f = a.func.name();
+        match (&a.property, a.func.needs_property()) {
+            (None, true) => {
+                let ev = match &a.filter.event {
+                    EventSel::Type { name } => name.name.as_str(),
+                    EventSel::Any => "any",
+                };
+                self.push(
+                    Diagnostic::new(a.span, format!("{f}(...) needs a property to aggregate"))
+                        .with_expected(format!("{f}(event.property ...)"))
+                        .with_suggestion(format!("e.g. {f}({ev}.amount)")),
+                );
+            }
+            (Some(p), false) => {
+                let what = match a.func {
+                    AggFunc::Count => "counts events",
+                    _ => "is the time of an event",
+                };
+                self.push(
+                    Diagnostic::new(p.span, format!("{f}(...) {what} and takes no property"))
+                        .with_suggestion(format!(
+                            "to filter on `{}` use WHERE, e.g. {f}(event WHERE {} >= 100)",
+                            p.name, p.name
+                        )),
+                );
+            }
+            (Some(p), true) => self.name(p, "property name"),
+            (None, false) => {}
+        }
+        self.filter(&a.filter);
+    }
+
+    fn filter(&mut self, f: &EventFilter) {
+        if let EventSel::Type { name } = &f.event {
+            self.name(name, "event type");
+        }
+        if let Some(p) = &f.predicate {
+            self.expr(p, true);
+        }
+        let Some(w) = &f.window else { return };
+        let span = self.loc.window(f.span, f.span);
+        match w {
+            Window::Within { duration } => self.duration(duration, span),
+            Window::Since { from } => self.time(from, span),
+            Window::Between { from, to } => {
+                self.time(from, span);
+                self.time(to, span);
+                if let (Some(a), Some(b)) = (time_key(from), time_key(to))
+                    && a >= b
+                {
+                    self.push(
+                        Diagnostic::new(
+                            span,
+                            "the window is empty: its start is not before its end",
+                        )
+                        .with_suggestion("write the earlier time first: BETWEEN earlier AND later"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn builtin(&mut self, b: &Builtin) {
+        let p = &b.params;
+        let allowed = b.func.param_names();
+        let owner = if b.func.is_rfm() {
+            "rfm"
+        } else {
+            b.func.name()
+        };
+        for (name, given) in [
+            ("bins", p.bins.is_some()),
+            ("lookback", p.lookback.is_some()),
+            ("window", p.window.is_some()),
+        ] {
+            if given && !allowed.contains(&name) {
+                self.push(
+                    Diagnostic::new(
+                        self.loc.param(b.span, name, b.span),
+                        format!("`{owner}` has no parameter `{name}`"),
+                    )
+                    .with_expected(format!("only {}", allowed.join(", "))),
+                );
+            }
+        }
+        if let Some(bins) = p.bins
+            && !(1..=MAX_BINS).contains(&bins)
+        {
+            self.push(
+                Diagnostic::new(
+                    self.loc.param(b.span, "bins", b.span),
+                    format!("{bins} bins is not allowed"),
+                )
+                .with_expected(format!("1 to {MAX_BINS} bins")),
+            );
+        }
+        if let Some(d) = &p.lookback {
+            self.duration(d, self.loc.param(b.span, "lookback", b.span));
+        }
+        if let Some(d) = &p.window {
+            self.duration(d, self.loc.param(b.span, "window", b.span));
+        }
+    }
+
+    fn duration(&mut self, d: &Duration, span: Span) {
+        let u = d.unit.suffix();
+        if d.amount == 0 {
+            self.push(
+                Diagnostic::new(span, format!("a duration of 0{u} is empty"))
+                    .with_expected("a duration of at least 1"),
+            );
+        } else if d.amount > max_amount(d.unit) {
+            self.push(
+                Diagnostic::new(span, format!("the duration {}{u} is too long", d.amount))
+                    .with_expected(format!(
+                        "at most about 100 years ({}{u})",
+                        max_amount(d.unit)
+                    )),
+            );
+        }
+    }
+
+    fn value(&mut self, v: &Value, span: Span) {
+        match v {
+            Value::Float(f) if !f.is_finite() => {
+                self.push(
+                    Diagnostic::new(span, format!("{f} is not a number"))
+                        .with_expected("a finite number"),
+                );
+            }
+            Value::Time(t) => self.time(t, span),
+            _ => {}
+        }
+    }
+
+    fn time(&mut self, t: &TimeValue, span: Span) {
+        match t {
+            TimeValue::Date { year, month, day } => {
+                if let Some(e) = time::date_error(*year, *month, *day) {
+                    self.push(Diagnostic::new(span, format!("invalid date: {e}")));
+                }
+            }
+            TimeValue::Timestamp { micros } => {
+                let (lo, hi) = time::micros_range();
+                if !(lo..=hi).contains(micros) {
+                    self.push(Diagnostic::new(
+                        span,
+                        "the timestamp is out of range (years 1..=9999)",
+                    ));
+                }
+            }
+            TimeValue::Ago { duration } => self.duration(duration, span),
+            TimeValue::Today | TimeValue::Now => {}
+        }
+    }
+}
+
+/// A comparable key for literal values of one kind (numbers, strings,
+/// absolute times), to spot empty ranges.
+enum Key<'a> {
+    Num(f64),
+    Str(&'a str),
+    Time(i64),
+}
+
+impl Key<'_> {
+    /// `self > other` for keys of the same kind; `false` otherwise.
+    fn greater_than(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Key::Num(a), Key::Num(b)) => a > b,
+            (Key::Str(a), Key::Str(b)) => a > b,
+            (Key::Time(a), Key::Time(b)) => a > b,
+            _ => false,
+        }
+    }
+}
+
+fn order_key(v: &Value) -> Option<Key<'_>> {
+    match v {
+        Value::Int(i) => Some(Key::Num(*i as f64)),
+        Value::Float(f) => Some(Key::Num(*f)),
+        Value::String(s) => Some(Key::Str(s)),
+        Value::Time(t) => time_key(t).map(Key::Time),
+        Value::Bool(_) => None,
+    }
+}
+
+/// Microseconds of a valid absolute time.
+fn time_key(t: &TimeValue) -> Option<i64> {
+    match t {
+        TimeValue::Date { year, month, day } => time::date_error(*year, *month, *day)
+            .is_none()
+            .then(|| time::days_from_civil(*year, *month, *day) * 86_400_000_000),
+        TimeValue::Timestamp { micros } => Some(*micros),
+        _ => None,
+    }
+}

@@ -1,0 +1,77 @@
+//! Type checking against the demo catalog.
+
+use strata_dsl::{FieldType, StaticCatalog};
+
+use crate::support::{catalog, err, ok};
+
+#[test]
+fn valid_segments_check() {
+    for src in [
+        "consent_email",
+        "country = 'US' AND NOT city = 'Paris'",
+        "interests CONTAINS 'running'",
+        "email STARTS WITH 'a' OR email IS NULL",
+        "birth_date < 2000-01-01 AND signup_at >= -30d",
+        "signup_at BETWEEN 2024-01-01 AND 2024-06-30T12:00:00Z",
+        "count(purchase WHERE amount >= 200.5 AND quantity > 1 WITHIN 180d) >= 2",
+        "avg(purchase.amount) > 10 AND min(purchase.amount) >= 1 AND max(any.quantity) < 10",
+        "min(purchase.category) = 'a' AND max(purchase.amount) > 1",
+        "first(account_created) >= -7d AND last(purchase) < -90d",
+        "rfm(bins = 4, lookback = 365d).segment = 'loyal'",
+        "rfm.r >= 4 AND rfm.monetary > 100.0",
+        "channel_mix(window = 365d) = 'omnichannel'",
+        "lifecycle IN ('dormant', 'lost')",
+        "anniversary(birth_date) WITHIN NEXT 7d",
+        "IN SEGMENT vip AND NOT IN SEGMENT vip_reachable",
+        "performed(cart_abandoned WHERE amount >= 200 WITHIN 7d) AND NOT performed(purchase WITHIN 7d)",
+        "count(any WHERE NOT (channel = 'web' OR channel = 'app') SINCE -6m) = 0",
+    ] {
+        ok(src);
+    }
+}
+
+#[test]
+fn all_type_errors_are_reported() {
+    let src = "contry = 'US' AND age > 5 AND count(purchse) >= '2' AND lifecycle = 'churn' AND sum(purchase.currency) > 1";
+    let e = strata_dsl::parse_and_check(src, &catalog()).unwrap_err();
+    let msgs: Vec<_> = e
+        .diagnostics()
+        .unwrap()
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(msgs.len(), 6, "{msgs:#?}");
+}
+
+#[test]
+fn check_works_on_programmatic_asts() {
+    let seg = strata_dsl::parse("contry = 'US'").unwrap();
+    let e = strata_dsl::check(&seg, &catalog()).unwrap_err();
+    assert!(e.to_string().contains("unknown field `contry`"), "{e}");
+    assert!(strata_dsl::check(&strata_dsl::parse("country = 'US'").unwrap(), &catalog()).is_ok());
+}
+
+#[test]
+fn other_types_only_null_tests() {
+    let c = StaticCatalog::new()
+        .with_profile_field("blob", FieldType::Other)
+        .with_event_type("purchase");
+    assert!(strata_dsl::parse_and_check("blob IS NOT NULL", &c).is_ok());
+    assert!(strata_dsl::parse_and_check("blob = 'x'", &c).is_err());
+}
+
+#[test]
+fn empty_event_type_list_means_unknown() {
+    let c = StaticCatalog::new().with_event_property("amount", FieldType::Float);
+    assert!(strata_dsl::parse_and_check("sum(whatever.amount) > 1", &c).is_ok());
+}
+
+#[test]
+fn hints() {
+    let r = err("birth_date = '2000-01-01'");
+    assert!(r.contains("write dates unquoted: 2000-01-01"), "{r}");
+    let r = err("count(purchase WITHIN 30) > 0");
+    assert!(r.contains("did you mean `30d`?"), "{r}");
+    let r = err("rfm.segment = 'champion'");
+    assert!(r.contains("did you mean 'champions'?"), "{r}");
+}
