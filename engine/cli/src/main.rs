@@ -1,1 +1,72 @@
-fn main() {}
+//! `strata`: generate or import a dataset, query segments, serve them.
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// Strata: customer segmentation over Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a dataset over gRPC (`strata` alone serves the demo dataset,
+    /// generated on first start, on 127.0.0.1:50051).
+    Serve(commands::serve::ServeArgs),
+    /// Print a few demo counts: generate the demo dataset on first use, then
+    /// query it embedded.
+    Demo(commands::demo::DemoArgs),
+    /// Generate a realistic synthetic store dataset.
+    Gen(strata_datasets::cli::GenArgs),
+    /// Import your own events (and profiles) from CSV, JSON lines or Parquet.
+    Import(strata_datasets::cli::ImportArgs),
+    /// Describe a dataset: tables, schemas, rows, time range, size, version.
+    Describe(strata_datasets::cli::DescribeArgs),
+    /// Count the profiles in a segment.
+    Count(commands::query::CountArgs),
+    /// List the members of a segment (csv, jsonl or parquet).
+    Members(commands::query::MembersArgs),
+    /// Show the logical and physical plans of a segment.
+    Explain(commands::query::ExplainArgs),
+    /// Parse a segment and print its AST (JSON with --json).
+    Parse(commands::dsl::ParseArgs),
+    /// Rewrite .seg files in canonical form.
+    Fmt(commands::dsl::FmtArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(commands::serve::ServeArgs::defaults()));
+    let result = match command {
+        Command::Serve(a) => commands::serve::run(a),
+        Command::Demo(a) => commands::demo::run(a),
+        Command::Gen(a) => strata_datasets::cli::run_gen(a).map_err(Into::into),
+        Command::Import(a) => strata_datasets::cli::run_import(a).map_err(Into::into),
+        Command::Describe(a) => strata_datasets::cli::run_describe(a).map_err(Into::into),
+        Command::Count(a) => commands::query::count(a),
+        Command::Members(a) => commands::query::members(a),
+        Command::Explain(a) => commands::query::explain(a),
+        Command::Parse(a) => commands::dsl::parse(a),
+        Command::Fmt(a) => commands::dsl::fmt(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,36 @@
-//! Strata's engine.
+//! Strata's engine: segments in the DSL become DataFusion plans over a
+//! Parquet dataset.
+//!
+//! ```no_run
+//! # async fn demo() -> strata_core::Result<()> {
+//! use strata_core::{Engine, EngineConfig};
+//! let engine = Engine::open("demo-data".as_ref(), EngineConfig::default()).await?;
+//! let segment = engine.parse("consent_email AND count(purchase WITHIN 90d) >= 2")?;
+//! let n = engine.count(&segment, engine.default_as_of()).await?;
+//! println!("{n} profiles");
+//! # Ok(()) }
+//! ```
+//!
+//! - [`Engine`] opens a dataset ([`Dataset`]) and answers `count`, `members`
+//!   and `explain`;
+//! - the compiler (private) turns the checked AST into one plan: attribute
+//!   filters on `profiles`, one aggregation over `events` for all
+//!   behavioural conditions, built-ins joined per profile;
+//! - [`analytics`] holds RFM, channel mix, lifecycle and retention.
+
+pub mod analytics;
+mod compile;
+mod config;
+mod dataset;
+mod engine;
+mod error;
+mod materialize;
+mod segments;
+pub mod time;
+
+pub use config::EngineConfig;
+pub use dataset::{Dataset, DatasetCatalog};
+pub use engine::{Engine, Explain, MembersRequest};
+pub use error::{Error, Result};
+pub use materialize::{MEMBERS_FILE, Materialized};
+pub use segments::SegmentStore;

@@ -1,0 +1,7 @@
+//! One module per family of subcommands.
+
+pub(crate) mod client;
+pub(crate) mod demo;
+pub(crate) mod dsl;
+pub(crate) mod query;
+pub(crate) mod serve;

@@ -1,0 +1,358 @@
+//! `strata count | members | explain`, embedded: the engine runs in this
+//! process over a dataset directory; or, with `--server URL`, count and
+//! members ask a `strata serve` over gRPC (see `client.rs`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use arrow::record_batch::RecordBatch;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, ValueEnum};
+use futures::StreamExt;
+use strata_core::{Engine, EngineConfig, MembersRequest};
+use strata_dsl::ast::Segment;
+
+/// Where the data is and how to run, shared by every query command.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct EngineArgs {
+    /// Dataset directory.
+    #[arg(long, env = "STRATA_DATA", default_value = "demo-data")]
+    pub(crate) data: PathBuf,
+    /// Threads per query (default: all cores).
+    #[arg(long, env = "STRATA_THREADS")]
+    pub(crate) threads: Option<usize>,
+    /// Memory limit for a query, e.g. 2GiB, 512MiB.
+    #[arg(long, env = "STRATA_MEMORY_LIMIT", default_value = "4GiB", value_parser = parse_bytes)]
+    pub(crate) memory_limit: usize,
+}
+
+impl EngineArgs {
+    pub(crate) fn config(&self) -> EngineConfig {
+        let mut c = EngineConfig {
+            memory_limit: self.memory_limit,
+            ..EngineConfig::default()
+        };
+        if let Some(t) = self.threads {
+            c.threads = t;
+        }
+        c
+    }
+
+    pub(crate) async fn open(&self) -> anyhow::Result<Engine> {
+        Engine::open(&self.data, self.config())
+            .await
+            .with_context(|| format!("opening dataset {}", self.data.display()))
+    }
+}
+
+/// The segment to run and when.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SegmentArgs {
+    /// The segment in the DSL (or use -f).
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub(crate) segment: Option<String>,
+    /// Read the segment from a .seg file.
+    #[arg(short = 'f', long)]
+    pub(crate) file: Option<PathBuf>,
+    /// Evaluate at this instant: 2025-06-30, 2025-06-30T12:00:00Z or now
+    /// (default: the dataset's as_of if it has one, else now).
+    #[arg(long, value_parser = parse_as_of)]
+    pub(crate) as_of: Option<DateTime<Utc>>,
+}
+
+impl SegmentArgs {
+    pub(crate) fn text(&self) -> anyhow::Result<String> {
+        match (&self.segment, &self.file) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, Some(f)) => {
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))
+            }
+            (None, None) => bail!("give a segment or -f FILE"),
+        }
+    }
+
+    /// Parses and checks the segment against the engine's catalog, rendering
+    /// DSL errors with line, column and caret.
+    pub(crate) fn parse(&self, engine: &Engine) -> anyhow::Result<(Segment, DateTime<Utc>)> {
+        let text = self.text()?;
+        let segment = engine.parse(&text).map_err(|e| match e {
+            strata_core::Error::Dsl(d) => anyhow::anyhow!("{}", super::dsl::render(&d, &text)),
+            other => other.into(),
+        })?;
+        Ok((segment, self.as_of.unwrap_or_else(|| engine.default_as_of())))
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CountArgs {
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+    #[command(flatten)]
+    pub(crate) segment: SegmentArgs,
+    #[command(flatten)]
+    pub(crate) client: super::client::ClientArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MembersArgs {
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+    #[command(flatten)]
+    pub(crate) segment: SegmentArgs,
+    #[command(flatten)]
+    pub(crate) client: super::client::ClientArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub(crate) format: Format,
+    /// Profile columns to include besides profile_id, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) columns: Vec<String>,
+    /// At most this many members.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    /// Resume after this profile_id (the last one of the previous page).
+    #[arg(long)]
+    pub(crate) after: Option<i64>,
+    /// Write to this file instead of stdout (required for parquet).
+    #[arg(short = 'o', long)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+    #[command(flatten)]
+    pub(crate) segment: SegmentArgs,
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub(crate) fn count(a: CountArgs) -> anyhow::Result<()> {
+    if let Some(url) = &a.client.server {
+        let text = a.segment.text()?;
+        return runtime()?.block_on(super::client::count(&a.client, url, text, a.segment.as_of));
+    }
+    runtime()?.block_on(async {
+        let engine = a.engine.open().await?;
+        let (segment, as_of) = a.segment.parse(&engine)?;
+        let start = Instant::now();
+        let n = engine.count(&segment, as_of).await?;
+        let total = engine.total_profiles().await?;
+        println!("{n}");
+        eprintln!(
+            "{n} of {total} profiles ({:.2}%) at {} in {:.1} ms",
+            100.0 * n as f64 / total.max(1) as f64,
+            as_of.to_rfc3339(),
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        Ok(())
+    })
+}
+
+pub(crate) fn explain(a: ExplainArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let engine = a.engine.open().await?;
+        let (segment, as_of) = a.segment.parse(&engine)?;
+        let e = engine.explain(&segment, as_of).await?;
+        println!("== logical plan ==\n{}\n", e.logical);
+        println!("== optimized logical plan ==\n{}\n", e.optimized);
+        println!("== physical plan ==\n{}", e.physical);
+        Ok(())
+    })
+}
+
+pub(crate) fn members(a: MembersArgs) -> anyhow::Result<()> {
+    if let Some(url) = &a.client.server {
+        return members_remote(a.clone_for_remote(), url.clone());
+    }
+    runtime()?.block_on(async {
+        let engine = a.engine.open().await?;
+        let (segment, as_of) = a.segment.parse(&engine)?;
+        let req = MembersRequest {
+            columns: a.columns.clone(),
+            after: a.after,
+            limit: a.limit,
+        };
+        let schema = engine.members_schema(&req)?;
+        let mut stream = engine.members(&segment, as_of, &req).await?;
+        let start = Instant::now();
+        let mut sink = Sink::new(a.format, a.output.as_deref(), schema)?;
+        let mut rows = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows();
+            sink.write(&batch)?;
+        }
+        sink.finish()?;
+        eprintln!(
+            "{rows} members in {:.1} ms",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        Ok(())
+    })
+}
+
+impl MembersArgs {
+    fn clone_for_remote(&self) -> MembersArgs {
+        MembersArgs {
+            engine: self.engine.clone(),
+            segment: self.segment.clone(),
+            client: self.client.clone(),
+            format: self.format,
+            columns: self.columns.clone(),
+            limit: self.limit,
+            after: self.after,
+            output: self.output.clone(),
+        }
+    }
+}
+
+/// `strata members --server URL`: the same output, streamed from a server.
+fn members_remote(a: MembersArgs, url: String) -> anyhow::Result<()> {
+    let text = a.segment.text()?;
+    runtime()?.block_on(async {
+        let mut sink: Option<Sink> = None;
+        super::client::members(
+            &a.client,
+            &url,
+            text,
+            a.segment.as_of,
+            a.columns.clone(),
+            a.limit,
+            a.after,
+            |batch| {
+                if sink.is_none() {
+                    sink = Some(Sink::new(a.format, a.output.as_deref(), batch.schema())?);
+                }
+                sink.as_mut().expect("sink").write(batch)
+            },
+        )
+        .await?;
+        if let Some(sink) = sink {
+            sink.finish()?;
+        }
+        Ok(())
+    })
+}
+
+/// Where member batches go.
+enum Sink {
+    Csv(arrow::csv::Writer<Box<dyn Write>>),
+    Jsonl(arrow::json::LineDelimitedWriter<Box<dyn Write>>),
+    Parquet {
+        writer: parquet::arrow::ArrowWriter<std::fs::File>,
+        tmp: PathBuf,
+        path: PathBuf,
+    },
+}
+
+impl Sink {
+    fn new(
+        format: Format,
+        output: Option<&std::path::Path>,
+        schema: arrow::datatypes::SchemaRef,
+    ) -> anyhow::Result<Self> {
+        let out = || -> anyhow::Result<Box<dyn Write>> {
+            Ok(match output {
+                Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            })
+        };
+        Ok(match format {
+            Format::Csv => Sink::Csv(arrow::csv::Writer::new(out()?)),
+            Format::Jsonl => Sink::Jsonl(arrow::json::LineDelimitedWriter::new(out()?)),
+            Format::Parquet => {
+                let Some(path) = output else {
+                    bail!("--format parquet needs -o FILE");
+                };
+                let tmp = path.with_extension("parquet.tmp");
+                let file = std::fs::File::create(&tmp)?;
+                let writer = parquet::arrow::ArrowWriter::try_new(
+                    file,
+                    schema,
+                    Some(strata_datasets::writer_properties()),
+                )?;
+                Sink::Parquet {
+                    writer,
+                    tmp,
+                    path: path.to_path_buf(),
+                }
+            }
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        match self {
+            Sink::Csv(w) => w.write(batch)?,
+            Sink::Jsonl(w) => w.write(batch)?,
+            Sink::Parquet { writer, .. } => writer.write(batch)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::Csv(w) => w.into_inner().flush()?,
+            Sink::Jsonl(mut w) => {
+                w.finish()?;
+                w.into_inner().flush()?
+            }
+            Sink::Parquet { writer, tmp, path } => {
+                writer.close()?;
+                std::fs::rename(tmp, path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `2025-06-30`, `2025-06-30T12:00:00Z` (any RFC 3339) or `now`.
+pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(Utc::now());
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    Err(format!(
+        "'{s}' is not a time: use 2025-06-30, 2025-06-30T12:00:00Z or now"
+    ))
+}
+
+/// `4GiB`, `512MiB`, `100MB`, `1048576`.
+pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size: use e.g. 4GiB, 512MiB"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        other => return Err(format!("unknown size unit '{other}': use KiB, MiB or GiB")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))
+}

@@ -1,0 +1,110 @@
+//! `strata serve` (and `strata` with no subcommand): the gRPC server.
+
+use std::path::Path;
+
+use clap::{Args, Parser};
+
+/// `strata serve`: every flag also reads an `STRATA_…` environment variable.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) config: strata_server::Config,
+}
+
+impl ServeArgs {
+    /// The flags' defaults (and environment), as `strata serve` with no
+    /// flags would have them.
+    pub(crate) fn defaults() -> ServeArgs {
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Wrap::parse_from(["strata"]).args
+    }
+}
+
+/// The dataset `strata` serves when given no flags; generated on first start.
+pub(crate) const DEMO_DATA: &str = "demo-data";
+
+pub(crate) fn run(a: ServeArgs) -> anyhow::Result<()> {
+    let config = a.config;
+    let data = config.data.data.clone();
+    if !data.join(strata_datasets::MANIFEST_FILE).exists() {
+        if data != Path::new(DEMO_DATA) {
+            anyhow::bail!(
+                "{} is not a Strata dataset (no {}): create one with `strata gen --out {0}` or `strata import`",
+                data.display(),
+                strata_datasets::MANIFEST_FILE
+            );
+        }
+        generate_demo(&data)?;
+    }
+    let listen = config.net.listen;
+    let tls = config.net.tls_cert.is_some();
+    let token = config.auth.token.is_some();
+    super::query::runtime()?.block_on(async move {
+        let stop = strata_server::CancellationToken::new();
+        tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                shutdown_signal().await;
+                eprintln!("stopping: finishing running requests (Ctrl-C again to quit now)");
+                stop.cancel();
+                shutdown_signal().await;
+                std::process::exit(130);
+            }
+        });
+        eprintln!(
+            "serving {} on {listen}{}{}; try:\n  strata count --server {}://{listen} 'consent_email'\n  grpcurl -plaintext {listen} list",
+            data.display(),
+            if tls { " (TLS)" } else { "" },
+            if token { " (token required)" } else { "" },
+            if tls { "https" } else { "http" },
+        );
+        strata_server::serve(config, stop).await?;
+        eprintln!("stopped");
+        anyhow::Ok(())
+    })
+}
+
+/// Generates the demo dataset (scale s, seed 7) into `data`.
+pub(crate) fn generate_demo(data: &Path) -> anyhow::Result<()> {
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        gen_args: strata_datasets::cli::GenArgs,
+    }
+    eprintln!(
+        "generating the demo dataset (scale s, seed 7) into {} (first start only) ...",
+        data.display()
+    );
+    let out = data.to_string_lossy();
+    let args = Wrap::try_parse_from(["gen", "--scale", "s", "--seed", "7", "--out", &out])?.gen_args;
+    strata_datasets::cli::run_gen(args)?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

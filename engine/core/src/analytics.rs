@@ -1,0 +1,121 @@
+//! RFM, channel mix, lifecycle and retention, exactly as DESIGN.md
+//! "Semantics" defines them.
+//!
+//! Each analysis has a per-profile table (what the DSL built-ins join) and a
+//! report (what marketers read); the report is an aggregation of the
+//! per-profile table, so a built-in and its report always agree.
+
+use chrono::{DateTime, Utc};
+use datafusion::prelude::{DataFrame, Expr, SessionContext, ident, lit};
+use strata_dsl::ast::Duration;
+
+use crate::Result;
+use crate::compile::{conjunction, ts_lit};
+use crate::dataset::{Dataset, EVENT_MONTH, EVENTS};
+use crate::time;
+
+pub mod channel_mix;
+pub mod lifecycle;
+pub mod rfm;
+
+/// Optional parameters shared by the analyses: RFM `bins` and `lookback`
+/// (as `window`), the channel-mix window, the lifecycle window W.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AnalyticsParams {
+    pub bins: Option<u32>,
+    pub window: Option<Duration>,
+}
+
+/// What every analysis runs against: a session with the dataset's tables
+/// registered, and the instant it is evaluated at.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub(crate) ctx: &'a SessionContext,
+    pub(crate) dataset: &'a Dataset,
+    pub(crate) as_of: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("dataset", &self.dataset.dir())
+            .field("as_of", &self.as_of)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(ctx: &'a SessionContext, dataset: &'a Dataset, as_of: DateTime<Utc>) -> Self {
+        Context {
+            ctx,
+            dataset,
+            as_of,
+        }
+    }
+
+    /// Events of the given types with `since <= event_time < as_of`, reading
+    /// only the partitions that can hold them.
+    pub(crate) async fn events_of(
+        &self,
+        types: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<DataFrame> {
+        let last_instant = self.as_of - chrono::TimeDelta::microseconds(1);
+        let mut filters: Vec<Expr> = vec![
+            ident("event_time").lt(ts_lit(self.as_of)),
+            ident(EVENT_MONTH).lt_eq(lit(time::month_key(last_instant))),
+            ident("event_type").in_list(types.iter().cloned().map(lit).collect(), false),
+        ];
+        if let Some(since) = since {
+            filters.push(ident("event_time").gt_eq(ts_lit(since)));
+            filters.push(ident(EVENT_MONTH).gt_eq(lit(time::month_key(since))));
+        }
+        Ok(self.ctx.table(EVENTS).await?.filter(conjunction(filters))?)
+    }
+
+    pub(crate) fn purchase_types(&self) -> &[String] {
+        &self.dataset.manifest().purchase_types
+    }
+
+    pub(crate) fn activity_types(&self) -> &[String] {
+        &self.dataset.manifest().activity_types
+    }
+}
+
+/// The four reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportKind {
+    Rfm,
+    ChannelMix,
+    Lifecycle,
+    Retention,
+}
+
+/// Calendar period of a retention cohort (UTC; weeks start on Monday).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CohortPeriod {
+    Week,
+    #[default]
+    Month,
+}
+
+/// What a report is computed over.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    pub as_of: DateTime<Utc>,
+    /// Restrict the report to the members of this (checked) segment.
+    pub segment: Option<strata_dsl::ast::Segment>,
+    pub params: AnalyticsParams,
+    /// Retention only.
+    pub period: CohortPeriod,
+}
+
+/// A report: one or more named tables of Arrow data, small enough to hold
+/// in memory (segment sizes, distributions, a cohort matrix).
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub kind: ReportKind,
+    pub as_of: DateTime<Utc>,
+    /// `(name, batches)`, e.g. `("segments", ..)`, `("scores", ..)`.
+    pub tables: Vec<(String, Vec<arrow::record_batch::RecordBatch>)>,
+}

@@ -1,0 +1,48 @@
+//! Channel mix: online only, offline only, omnichannel or none, from the
+//! channels of a profile's purchases (DESIGN.md "Semantics", channel mix).
+
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::logical_expr::{ExprFunctionExt, when};
+use datafusion::prelude::{DataFrame, ident, lit};
+
+use super::{AnalyticsParams, Context};
+use crate::Result;
+use crate::time;
+
+/// The classes, in report order.
+pub const CLASSES: &[&str] = &["online_only", "offline_only", "omnichannel", "none"];
+
+/// One row per profile with at least one purchase before as_of (within the
+/// window, if any): `profile_id, channel_mix`. Profiles without a row are
+/// `none`.
+pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
+    let since = p.window.map(|w| time::sub_duration(cx.as_of, w)).transpose()?;
+    let channels = &cx.dataset.manifest().channels;
+    let in_class = |list: &[String]| {
+        ident("channel").in_list(list.iter().cloned().map(lit).collect(), false)
+    };
+    let purchases = cx.events_of(cx.purchase_types(), since).await?;
+    let per = purchases.aggregate(
+        vec![ident("profile_id")],
+        vec![
+            count(lit(1i64))
+                .filter(in_class(&channels.online))
+                .build()?
+                .alias("online"),
+            count(lit(1i64))
+                .filter(in_class(&channels.offline))
+                .build()?
+                .alias("offline"),
+        ],
+    )?;
+    let on = ident("online").gt(lit(0i64));
+    let off = ident("offline").gt(lit(0i64));
+    Ok(per.select(vec![
+        ident("profile_id"),
+        when(on.clone().and(off.clone()), lit("omnichannel"))
+            .when(on, lit("online_only"))
+            .when(off, lit("offline_only"))
+            .otherwise(lit("none"))?
+            .alias("channel_mix"),
+    ])?)
+}

@@ -1,0 +1,612 @@
+//! The compiler: a checked segment AST becomes a DataFusion plan over the
+//! dataset's Parquet tables, built with the DataFrame/Expr API.
+//!
+//! Shape of every plan (DESIGN.md "How a query runs"):
+//! ```text
+//! profiles ──(attribute filters pushed into the scan)──┐
+//! events ─ filter(as_of, needed types, needed months) ─ aggregate by profile_id:
+//!          one filtered aggregate per behavioural condition ──┤ LEFT JOIN
+//! built-ins (rfm / channel_mix / lifecycle per profile) ──────┤ LEFT JOIN
+//!                                                             └─ filter(segment predicate)
+//! ```
+//! All behavioural conditions share ONE aggregation pass over the events.
+//!
+//! Two-valued membership: a comparison with a NULL operand is false and NOT
+//! is the complement. The predicate is built with NOT pushed to the leaves
+//! (De Morgan); a negated leaf `x` becomes `x IS NOT TRUE`, a positive leaf
+//! stays as it is (a NULL there drops the row exactly as false would), so
+//! positive predicates keep their Parquet pruning.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit};
+use chrono::{DateTime, Utc};
+use datafusion::common::ScalarValue;
+use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
+use datafusion::logical_expr::{ExprFunctionExt, cast};
+use datafusion::prelude::{DataFrame, Expr as DfExpr, SessionContext, coalesce, ident, lit};
+use strata_dsl::ast::{
+    AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, CmpOp, EventFilter, EventSel, Expr,
+    ExprKind, Operand, TimeValue, Value, Window,
+};
+
+use crate::analytics::{self, AnalyticsParams};
+use crate::dataset::{Dataset, EVENT_MONTH, EVENTS, PROFILES};
+use crate::time::{self, Micros};
+use crate::{Error, Result};
+
+/// Prefix of the columns the compiler adds; user columns never start with it.
+const INTERNAL: &str = "__strata";
+
+/// A behavioural condition: one filtered aggregate over events.
+#[derive(Debug, Clone, PartialEq)]
+struct Behaviour {
+    func: AggFunc,
+    property: Option<String>,
+    filter: EventFilter,
+}
+
+/// A built-in family with its parameters: one per-profile table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BuiltinTable {
+    Rfm(AnalyticsParams),
+    ChannelMix(AnalyticsParams),
+    Lifecycle(AnalyticsParams),
+}
+
+/// What a segment needs beyond the profiles table.
+#[derive(Debug, Default)]
+struct Needs {
+    behaviours: Vec<Behaviour>,
+    builtins: Vec<BuiltinTable>,
+}
+
+impl Needs {
+    fn behaviour_index(&mut self, b: Behaviour) -> usize {
+        if let Some(i) = self.behaviours.iter().position(|x| *x == b) {
+            return i;
+        }
+        self.behaviours.push(b);
+        self.behaviours.len() - 1
+    }
+    fn builtin_index(&mut self, b: BuiltinTable) -> usize {
+        if let Some(i) = self.builtins.iter().position(|x| *x == b) {
+            return i;
+        }
+        self.builtins.push(b);
+        self.builtins.len() - 1
+    }
+}
+
+/// Where a `Field` operand is resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scope {
+    Profile,
+    Event,
+}
+
+/// Compiles one (already inlined and type-checked) segment at one `as_of`.
+pub(crate) struct Compiler<'a> {
+    ctx: &'a SessionContext,
+    dataset: &'a Dataset,
+    as_of: DateTime<Utc>,
+    needs: Needs,
+}
+
+impl std::fmt::Debug for Compiler<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiler")
+            .field("as_of", &self.as_of)
+            .field("needs", &self.needs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Compiler<'a> {
+    pub(crate) fn new(ctx: &'a SessionContext, dataset: &'a Dataset, as_of: DateTime<Utc>) -> Self {
+        Compiler {
+            ctx,
+            dataset,
+            as_of,
+            needs: Needs::default(),
+        }
+    }
+
+    /// The profiles (all profile columns) that belong to the segment.
+    pub(crate) async fn members(mut self, expr: &Expr) -> Result<DataFrame> {
+        self.collect(expr);
+        let predicate = self.predicate(expr, false, Scope::Profile)?;
+        let profile_columns: Vec<DfExpr> = self
+            .dataset
+            .profiles_schema()
+            .fields()
+            .iter()
+            .map(|f| ident(f.name()))
+            .collect();
+
+        let mut df = self.ctx.table(PROFILES).await?;
+        if !self.needs.behaviours.is_empty() {
+            let behaviours = self.behaviour_table().await?;
+            df = df.join(
+                behaviours,
+                datafusion::common::JoinType::Left,
+                &["profile_id"],
+                &[&format!("{INTERNAL}_b_pid")],
+                None,
+            )?;
+        }
+        for (i, table) in self.needs.builtins.clone().into_iter().enumerate() {
+            let per_profile = self.builtin_table(table).await?;
+            let pid = format!("{INTERNAL}_t{i}_pid");
+            let cols: Vec<DfExpr> = per_profile
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| {
+                    let name = if f.name() == "profile_id" {
+                        pid.clone()
+                    } else {
+                        format!("{INTERNAL}_t{i}_{}", f.name())
+                    };
+                    ident(f.name()).alias(name)
+                })
+                .collect();
+            df = df.join(
+                per_profile.select(cols)?,
+                datafusion::common::JoinType::Left,
+                &["profile_id"],
+                &[&pid],
+                None,
+            )?;
+        }
+        Ok(df.filter(predicate)?.select(profile_columns)?)
+    }
+
+    // ---- collecting what the segment needs -------------------------------
+
+    fn collect(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::And { args } | ExprKind::Or { args } => {
+                args.iter().for_each(|a| self.collect(a))
+            }
+            ExprKind::Not { arg } => self.collect(arg),
+            ExprKind::Compare { lhs, .. }
+            | ExprKind::InList { lhs, .. }
+            | ExprKind::Between { lhs, .. }
+            | ExprKind::Contains { lhs, .. }
+            | ExprKind::StartsWith { lhs, .. }
+            | ExprKind::IsNull { lhs, .. }
+            | ExprKind::Truthy { lhs } => self.collect_operand(lhs),
+            ExprKind::Performed { filter } => {
+                self.needs.behaviour_index(performed(filter));
+            }
+            ExprKind::Anniversary { .. } | ExprKind::InSegment { .. } => {}
+        }
+    }
+
+    fn collect_operand(&mut self, op: &Operand) {
+        match op {
+            Operand::Field { .. } => {}
+            Operand::Aggregate(a) => {
+                self.needs.behaviour_index(behaviour(a));
+            }
+            Operand::Builtin(b) => {
+                self.needs.builtin_index(builtin_table(b));
+            }
+        }
+    }
+
+    // ---- the events aggregation ------------------------------------------
+
+    /// One aggregation over the events: a row per profile with at least one
+    /// event the segment looks at, a column per behavioural condition.
+    async fn behaviour_table(&mut self) -> Result<DataFrame> {
+        let as_of = self.as_of;
+        let mut scan = vec![ident("event_time").lt(ts_lit(as_of))];
+        // Months the segment can see: up to as_of's month, from the earliest
+        // window start when every condition has a window.
+        let last_instant = as_of - chrono::TimeDelta::microseconds(1);
+        scan.push(ident(EVENT_MONTH).lt_eq(lit(time::month_key(last_instant))));
+        let mut earliest: Option<DateTime<Utc>> = None;
+        let mut all_windowed = true;
+        let mut types: Vec<String> = Vec::new();
+        let mut any_type = false;
+        for b in &self.needs.behaviours {
+            match self.window_bounds(b.filter.window.as_ref())?.0 {
+                Some(start) => earliest = Some(earliest.map_or(start, |e| e.min(start))),
+                None => all_windowed = false,
+            }
+            match &b.filter.event {
+                EventSel::Type { name } => {
+                    if !types.contains(&name.name) {
+                        types.push(name.name.clone())
+                    }
+                }
+                EventSel::Any => any_type = true,
+            }
+        }
+        if let (true, Some(start)) = (all_windowed, earliest) {
+            scan.push(ident("event_time").gt_eq(ts_lit(start)));
+            scan.push(ident(EVENT_MONTH).gt_eq(lit(time::month_key(start))));
+        }
+        if !any_type {
+            scan.push(ident("event_type").in_list(types.into_iter().map(lit).collect(), false));
+        }
+
+        let mut aggs = Vec::with_capacity(self.needs.behaviours.len());
+        let behaviours = self.needs.behaviours.clone();
+        for (i, b) in behaviours.iter().enumerate() {
+            let cond = self.event_condition(&b.filter)?;
+            let value = |p: &Option<String>| -> Result<DfExpr> {
+                p.as_deref()
+                    .map(ident)
+                    .ok_or_else(|| Error::Internal(format!("{:?} without a property", b.func)))
+            };
+            let agg = match b.func {
+                AggFunc::Count => count(lit(1i64)),
+                AggFunc::Sum => sum(value(&b.property)?),
+                AggFunc::Avg => avg(value(&b.property)?),
+                AggFunc::Min => min(value(&b.property)?),
+                AggFunc::Max => max(value(&b.property)?),
+                AggFunc::First => min(ident("event_time")),
+                AggFunc::Last => max(ident("event_time")),
+            };
+            let agg = match cond {
+                Some(c) => agg.filter(c).build()?,
+                None => agg,
+            };
+            aggs.push(agg.alias(behaviour_column(i)));
+        }
+        let df = self
+            .ctx
+            .table(EVENTS)
+            .await?
+            .filter(conjunction(scan))?
+            .aggregate(
+                vec![ident("profile_id").alias(format!("{INTERNAL}_b_pid"))],
+                aggs,
+            )?;
+        Ok(df)
+    }
+
+    /// `[start, end)` of a window; `None` start means unbounded, and the end
+    /// never exceeds as_of.
+    fn window_bounds(
+        &self,
+        w: Option<&Window>,
+    ) -> Result<(Option<DateTime<Utc>>, DateTime<Utc>)> {
+        let as_of = self.as_of;
+        Ok(match w {
+            None => (None, as_of),
+            Some(Window::Within { duration }) => {
+                (Some(time::sub_duration(as_of, *duration)?), as_of)
+            }
+            Some(Window::Since { from }) => (Some(time::resolve(*from, as_of)?), as_of),
+            Some(Window::Between { from, to }) => (
+                Some(time::resolve(*from, as_of)?),
+                time::resolve(*to, as_of)?.min(as_of),
+            ),
+        })
+    }
+
+    /// The per-condition FILTER: event type, window, property predicate.
+    fn event_condition(&mut self, f: &EventFilter) -> Result<Option<DfExpr>> {
+        let mut parts = Vec::new();
+        if let EventSel::Type { name } = &f.event {
+            parts.push(ident("event_type").eq(lit(name.name.clone())));
+        }
+        let (start, end) = self.window_bounds(f.window.as_ref())?;
+        if let Some(start) = start {
+            parts.push(ident("event_time").gt_eq(ts_lit(start)));
+        }
+        if end < self.as_of {
+            parts.push(ident("event_time").lt(ts_lit(end)));
+        }
+        if let Some(p) = &f.predicate {
+            parts.push(self.predicate(p, false, Scope::Event)?);
+        }
+        Ok((!parts.is_empty()).then(|| conjunction(parts)))
+    }
+
+    // ---- built-in per-profile tables -------------------------------------
+
+    async fn builtin_table(&self, t: BuiltinTable) -> Result<DataFrame> {
+        let ctx = analytics::Context::new(self.ctx, self.dataset, self.as_of);
+        match t {
+            BuiltinTable::Rfm(p) => analytics::rfm::per_profile(&ctx, &p).await,
+            BuiltinTable::ChannelMix(p) => analytics::channel_mix::per_profile(&ctx, &p).await,
+            BuiltinTable::Lifecycle(p) => analytics::lifecycle::per_profile(&ctx, &p).await,
+        }
+    }
+
+    // ---- the predicate ----------------------------------------------------
+
+    /// Translates `e` (negated when `neg`), with NOT pushed to the leaves.
+    fn predicate(&mut self, e: &Expr, neg: bool, scope: Scope) -> Result<DfExpr> {
+        match &e.kind {
+            ExprKind::And { args } | ExprKind::Or { args } => {
+                let is_and = matches!(e.kind, ExprKind::And { .. });
+                let parts = args
+                    .iter()
+                    .map(|a| self.predicate(a, neg, scope))
+                    .collect::<Result<Vec<_>>>()?;
+                // De Morgan: NOT (a AND b) = NOT a OR NOT b.
+                Ok(if is_and != neg {
+                    conjunction(parts)
+                } else {
+                    disjunction(parts)
+                })
+            }
+            ExprKind::Not { arg } => self.predicate(arg, !neg, scope),
+            _ => {
+                let leaf = self.leaf(e, scope)?;
+                Ok(if neg { leaf.is_not_true() } else { leaf })
+            }
+        }
+    }
+
+    fn leaf(&mut self, e: &Expr, scope: Scope) -> Result<DfExpr> {
+        Ok(match &e.kind {
+            ExprKind::Compare { lhs, cmp, value } => {
+                let (l, ty) = self.operand(lhs, scope)?;
+                let (l, r) = self.align(l, &ty, value)?;
+                match cmp {
+                    CmpOp::Eq => l.eq(r),
+                    CmpOp::NotEq => l.not_eq(r),
+                    CmpOp::Lt => l.lt(r),
+                    CmpOp::LtEq => l.lt_eq(r),
+                    CmpOp::Gt => l.gt(r),
+                    CmpOp::GtEq => l.gt_eq(r),
+                }
+            }
+            ExprKind::InList { lhs, list, negated } => {
+                let (l, ty) = self.operand(lhs, scope)?;
+                let mut items = Vec::with_capacity(list.len());
+                let mut left = l.clone();
+                for v in list {
+                    let (l2, r) = self.align(l.clone(), &ty, v)?;
+                    left = l2;
+                    items.push(r);
+                }
+                left.in_list(items, *negated)
+            }
+            ExprKind::Between {
+                lhs,
+                low,
+                high,
+                negated,
+            } => {
+                let (l, ty) = self.operand(lhs, scope)?;
+                let (l, lo) = self.align(l, &ty, low)?;
+                let (_, hi) = self.align(l.clone(), &ty, high)?;
+                if *negated {
+                    l.not_between(lo, hi)
+                } else {
+                    l.between(lo, hi)
+                }
+            }
+            ExprKind::Contains { lhs, value } => {
+                let (l, ty) = self.operand(lhs, scope)?;
+                let needle = value_lit(value, &ty, self.as_of)?;
+                match ty {
+                    DataType::List(_) | DataType::LargeList(_) => {
+                        datafusion::functions_nested::expr_fn::array_has(l, needle)
+                    }
+                    _ => datafusion::functions::expr_fn::contains(l, needle),
+                }
+            }
+            ExprKind::StartsWith { lhs, value } => {
+                let (l, ty) = self.operand(lhs, scope)?;
+                datafusion::functions::expr_fn::starts_with(l, value_lit(value, &ty, self.as_of)?)
+            }
+            ExprKind::IsNull { lhs, negated } => {
+                let (l, _) = self.operand(lhs, scope)?;
+                if *negated { l.is_not_null() } else { l.is_null() }
+            }
+            ExprKind::Truthy { lhs } => {
+                let (l, _) = self.operand(lhs, scope)?;
+                l.is_true()
+            }
+            ExprKind::Performed { filter } => {
+                let i = self.needs.behaviour_index(performed(filter));
+                ident(behaviour_column(i)).gt(lit(0i64))
+            }
+            ExprKind::Anniversary { field, days } => {
+                let f = ident(&field.name);
+                let key = datafusion::functions::expr_fn::date_part(lit("month"), f.clone())
+                    * lit(100i32)
+                    + datafusion::functions::expr_fn::date_part(lit("day"), f);
+                let keys = time::anniversary_keys(self.as_of, *days)
+                    .into_iter()
+                    .map(|k| lit(k as i32))
+                    .collect();
+                key.in_list(keys, false)
+            }
+            ExprKind::InSegment { name } => {
+                return Err(Error::Internal(format!(
+                    "segment reference '{}' was not inlined",
+                    name.name
+                )));
+            }
+            ExprKind::And { .. } | ExprKind::Or { .. } | ExprKind::Not { .. } => {
+                return Err(Error::Internal("boolean node treated as a leaf".into()));
+            }
+        })
+    }
+
+    /// An operand as an expression over the joined row, with its type.
+    fn operand(&mut self, op: &Operand, scope: Scope) -> Result<(DfExpr, DataType)> {
+        match op {
+            Operand::Field { name } => {
+                let schema = match scope {
+                    Scope::Profile => self.dataset.profiles_schema(),
+                    Scope::Event => self.dataset.events_schema(),
+                };
+                let field = schema.field_with_name(&name.name).map_err(|_| {
+                    Error::Internal(format!("unchecked field '{}' reached the compiler", name.name))
+                })?;
+                Ok((ident(&name.name), field.data_type().clone()))
+            }
+            Operand::Aggregate(a) => {
+                if scope == Scope::Event {
+                    return Err(Error::Internal("aggregate inside an event filter".into()));
+                }
+                let b = behaviour(a);
+                let ty = self.aggregate_type(&b)?;
+                let i = self.needs.behaviour_index(b);
+                let c = ident(behaviour_column(i));
+                // Over no events: count and sum are 0, the others NULL.
+                Ok(match a.func {
+                    AggFunc::Count => (coalesce(vec![c, lit(0i64)]), ty),
+                    AggFunc::Sum => (coalesce(vec![c, zero_of(&ty)]), ty),
+                    _ => (c, ty),
+                })
+            }
+            Operand::Builtin(b) => {
+                let i = self.needs.builtin_index(builtin_table(b));
+                let (column, ty, none) = match b.func {
+                    BuiltinFunc::RfmR => ("r", DataType::Int64, None),
+                    BuiltinFunc::RfmF => ("f", DataType::Int64, None),
+                    BuiltinFunc::RfmM => ("m", DataType::Int64, None),
+                    BuiltinFunc::RfmSegment => ("segment", DataType::Utf8, None),
+                    BuiltinFunc::RfmRecencyDays => ("recency_days", DataType::Int64, None),
+                    BuiltinFunc::RfmFrequency => ("frequency", DataType::Int64, None),
+                    BuiltinFunc::RfmMonetary => ("monetary", DataType::Float64, None),
+                    BuiltinFunc::ChannelMix => ("channel_mix", DataType::Utf8, Some("none")),
+                    BuiltinFunc::Lifecycle => ("lifecycle", DataType::Utf8, Some("never")),
+                };
+                let c = ident(format!("{INTERNAL}_t{i}_{column}"));
+                let c = match none {
+                    Some(v) => coalesce(vec![c, lit(v)]),
+                    None => c,
+                };
+                Ok((c, ty))
+            }
+        }
+    }
+
+    fn aggregate_type(&self, b: &Behaviour) -> Result<DataType> {
+        let events = self.dataset.events_schema();
+        let prop = || -> Result<DataType> {
+            let name = b.property.as_deref().unwrap_or("");
+            events
+                .field_with_name(name)
+                .map(|f| f.data_type().clone())
+                .map_err(|_| Error::Internal(format!("unchecked property '{name}'")))
+        };
+        Ok(match b.func {
+            AggFunc::Count => DataType::Int64,
+            AggFunc::Sum => match prop()? {
+                DataType::Decimal128(_, s) => DataType::Decimal128(38, s),
+                DataType::Float16 | DataType::Float32 | DataType::Float64 => DataType::Float64,
+                DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+                    DataType::UInt64
+                }
+                _ => DataType::Int64,
+            },
+            AggFunc::Avg => DataType::Float64,
+            AggFunc::Min | AggFunc::Max => prop()?,
+            AggFunc::First | AggFunc::Last => {
+                DataType::Timestamp(ArrowTimeUnit::Microsecond, Some("UTC".into()))
+            }
+        })
+    }
+
+    /// The left side and literal of a comparison, coerced so that times
+    /// compare as instants and dates as dates.
+    fn align(&self, l: DfExpr, ty: &DataType, v: &Value) -> Result<(DfExpr, DfExpr)> {
+        if let (DataType::Date32 | DataType::Date64, Value::Time(t)) = (ty, v) {
+            if !matches!(t, TimeValue::Date { .. } | TimeValue::Today) {
+                // A date is midnight UTC of that day, compared as an instant.
+                let l = cast(l, DataType::Timestamp(ArrowTimeUnit::Microsecond, Some("UTC".into())));
+                return Ok((l, ts_lit(time::resolve(*t, self.as_of)?)));
+            }
+        }
+        Ok((l, value_lit(v, ty, self.as_of)?))
+    }
+}
+
+fn behaviour(a: &Aggregate) -> Behaviour {
+    Behaviour {
+        func: a.func,
+        property: a.property.as_ref().map(|p| p.name.clone()),
+        filter: a.filter.clone(),
+    }
+}
+
+fn performed(f: &EventFilter) -> Behaviour {
+    Behaviour {
+        func: AggFunc::Count,
+        property: None,
+        filter: f.clone(),
+    }
+}
+
+fn builtin_table(b: &Builtin) -> BuiltinTable {
+    let BuiltinParams {
+        bins,
+        lookback,
+        window,
+    } = b.params;
+    match b.func {
+        BuiltinFunc::RfmR
+        | BuiltinFunc::RfmF
+        | BuiltinFunc::RfmM
+        | BuiltinFunc::RfmSegment
+        | BuiltinFunc::RfmRecencyDays
+        | BuiltinFunc::RfmFrequency
+        | BuiltinFunc::RfmMonetary => BuiltinTable::Rfm(AnalyticsParams {
+            bins,
+            window: lookback,
+        }),
+        BuiltinFunc::ChannelMix => BuiltinTable::ChannelMix(AnalyticsParams { bins: None, window }),
+        BuiltinFunc::Lifecycle => BuiltinTable::Lifecycle(AnalyticsParams { bins: None, window }),
+    }
+}
+
+fn behaviour_column(i: usize) -> String {
+    format!("{INTERNAL}_b{i}")
+}
+
+fn zero_of(ty: &DataType) -> DfExpr {
+    match ty {
+        DataType::Decimal128(p, s) => lit(ScalarValue::Decimal128(Some(0), *p, *s)),
+        DataType::Float64 => lit(0f64),
+        DataType::UInt64 => lit(0u64),
+        _ => lit(0i64),
+    }
+}
+
+/// A UTC microsecond timestamp literal.
+pub(crate) fn ts_lit(t: DateTime<Utc>) -> DfExpr {
+    lit(ScalarValue::TimestampMicrosecond(
+        Some(t.timestamp_micros() as Micros),
+        Some(Arc::from("UTC")),
+    ))
+}
+
+fn value_lit(v: &Value, ty: &DataType, as_of: DateTime<Utc>) -> Result<DfExpr> {
+    Ok(match v {
+        Value::Int(i) => lit(*i),
+        Value::Float(f) => lit(*f),
+        Value::String(s) => lit(s.clone()),
+        Value::Bool(b) => lit(*b),
+        Value::Time(t) => {
+            let instant = time::resolve(*t, as_of)?;
+            match ty {
+                DataType::Date32 | DataType::Date64 => {
+                    lit(ScalarValue::Date32(Some(time::date32(instant.date_naive()))))
+                }
+                _ => ts_lit(instant),
+            }
+        }
+    })
+}
+
+pub(crate) fn conjunction(parts: Vec<DfExpr>) -> DfExpr {
+    datafusion::logical_expr::utils::conjunction(parts).unwrap_or_else(|| lit(true))
+}
+
+fn disjunction(parts: Vec<DfExpr>) -> DfExpr {
+    datafusion::logical_expr::utils::disjunction(parts).unwrap_or_else(|| lit(false))
+}

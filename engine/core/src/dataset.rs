@@ -1,0 +1,225 @@
+//! An opened dataset: its manifest, its Parquet tables registered with a
+//! DataFusion session, and the DSL's view of it ([`DatasetCatalog`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::{SessionContext, col, ident};
+use strata_datasets::Manifest;
+use strata_dsl::FieldType;
+
+use crate::Result;
+use crate::segments::SegmentStore;
+
+/// Table names registered in the session.
+pub(crate) const PROFILES: &str = "profiles";
+pub(crate) const EVENTS: &str = "events";
+/// The hive partition column of the events table.
+pub(crate) const EVENT_MONTH: &str = "event_month";
+
+/// A dataset directory opened for querying.
+#[derive(Debug)]
+pub struct Dataset {
+    dir: PathBuf,
+    manifest: Manifest,
+    profiles_schema: SchemaRef,
+    events_schema: SchemaRef,
+    event_types: Vec<String>,
+}
+
+impl Dataset {
+    /// Registers `profiles` and `events` with `ctx` and reads what the type
+    /// checker needs (schemas, distinct event types).
+    pub(crate) async fn open(dir: &Path, ctx: &SessionContext) -> Result<Self> {
+        let manifest = Manifest::load(dir)?;
+        let profiles = listing_table(
+            ctx,
+            &strata_datasets::profiles_dir(dir),
+            vec![],
+            vec![vec![col("profile_id").sort(true, false)]],
+        )
+        .await?;
+        let events = listing_table(
+            ctx,
+            &strata_datasets::events_dir(dir),
+            vec![(EVENT_MONTH.to_string(), DataType::Utf8)],
+            vec![vec![
+                col("profile_id").sort(true, false),
+                col("event_time").sort(true, false),
+            ]],
+        )
+        .await?;
+        let profiles_schema = profiles.schema();
+        let events_schema = events.schema();
+        ctx.register_table(PROFILES, Arc::new(profiles))?;
+        ctx.register_table(EVENTS, Arc::new(events))?;
+
+        let batches = ctx
+            .table(EVENTS)
+            .await?
+            .aggregate(vec![ident("event_type")], vec![])?
+            .collect()
+            .await?;
+        let mut event_types: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                let a = arrow::compute::cast(b.column(0), &DataType::Utf8).expect("utf8 cast");
+                let s = a.as_string::<i32>();
+                (0..s.len())
+                    .filter(|&i| s.is_valid(i))
+                    .map(|i| s.value(i).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        event_types.sort();
+        Ok(Dataset {
+            dir: dir.to_path_buf(),
+            manifest,
+            profiles_schema,
+            events_schema,
+            event_types,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+    /// Schema of `profiles`.
+    pub fn profiles_schema(&self) -> &SchemaRef {
+        &self.profiles_schema
+    }
+    /// Schema of `events`, including the `event_month` partition column.
+    pub fn events_schema(&self) -> &SchemaRef {
+        &self.events_schema
+    }
+    /// Distinct event types present in the data.
+    pub fn event_types(&self) -> &[String] {
+        &self.event_types
+    }
+    /// The saved segments of this dataset.
+    pub fn segments(&self) -> SegmentStore {
+        SegmentStore::new(&self.dir)
+    }
+}
+
+async fn listing_table(
+    ctx: &SessionContext,
+    dir: &Path,
+    partition_cols: Vec<(String, DataType)>,
+    sort_order: Vec<Vec<datafusion::logical_expr::SortExpr>>,
+) -> Result<ListingTable> {
+    let url = ListingTableUrl::parse(format!("{}/", dir.canonicalize()?.display()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partition_cols)
+        .with_file_sort_order(sort_order);
+    let schema = options.infer_schema(&ctx.state(), &url).await?;
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(ListingTable::try_new(config)?)
+}
+
+/// The DSL type checker's view of a [`Dataset`].
+#[derive(Debug)]
+pub struct DatasetCatalog<'a> {
+    dataset: &'a Dataset,
+    segments: BTreeMap<String, String>,
+}
+
+impl<'a> DatasetCatalog<'a> {
+    pub fn new(dataset: &'a Dataset) -> Result<Self> {
+        let segments = dataset.segments().load_all()?;
+        Ok(DatasetCatalog { dataset, segments })
+    }
+}
+
+/// Maps an Arrow type to what the DSL can do with it.
+pub(crate) fn field_type(dt: &DataType) -> FieldType {
+    match dt {
+        DataType::Boolean => FieldType::Bool,
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => FieldType::Int,
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal32(_, _)
+        | DataType::Decimal64(_, _)
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _) => FieldType::Float,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => FieldType::String,
+        DataType::Dictionary(_, v) => field_type(v),
+        DataType::Date32 | DataType::Date64 => FieldType::Date,
+        DataType::Timestamp(_, _) => FieldType::Timestamp,
+        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) => {
+            FieldType::List(Box::new(field_type(f.data_type())))
+        }
+        _ => FieldType::Other,
+    }
+}
+
+/// Event columns that are not user-facing properties in `WHERE`.
+const EVENT_INTERNAL: &[&str] = &["profile_id", "event_type", "event_time", EVENT_MONTH];
+
+impl strata_dsl::Catalog for DatasetCatalog<'_> {
+    fn profile_field(&self, name: &str) -> Option<FieldType> {
+        let schema = self.dataset.profiles_schema();
+        schema
+            .field_with_name(name)
+            .ok()
+            .map(|f| field_type(f.data_type()))
+    }
+    fn profile_fields(&self) -> Vec<String> {
+        self.dataset
+            .profiles_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+    fn event_property(&self, name: &str) -> Option<FieldType> {
+        if EVENT_INTERNAL.contains(&name) && name != "event_time" {
+            return None;
+        }
+        self.dataset
+            .events_schema()
+            .field_with_name(name)
+            .ok()
+            .map(|f| field_type(f.data_type()))
+    }
+    fn event_properties(&self) -> Vec<String> {
+        self.dataset
+            .events_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| n == "event_time" || !EVENT_INTERNAL.contains(&n.as_str()))
+            .collect()
+    }
+    fn event_types(&self) -> Vec<String> {
+        self.dataset.event_types().to_vec()
+    }
+    fn segment(&self, name: &str) -> Option<String> {
+        self.segments.get(name).cloned()
+    }
+    fn segments(&self) -> Vec<String> {
+        self.segments.keys().cloned().collect()
+    }
+}

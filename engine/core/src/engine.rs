@@ -1,0 +1,251 @@
+//! The execution API: counts, member lists and plan explanations for
+//! segments over one dataset.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use chrono::{DateTime, Utc};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::displayable;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext, ident, lit};
+use strata_dsl::ast::{Expr, ExprKind, Segment};
+
+use crate::compile::Compiler;
+use crate::dataset::{Dataset, DatasetCatalog, PROFILES};
+use crate::{EngineConfig, Error, Result};
+
+/// Deepest chain of `IN SEGMENT` references followed before giving up.
+const MAX_SEGMENT_DEPTH: usize = 32;
+
+/// A dataset opened for segment queries.
+///
+/// Cheap to share behind an `Arc`; every method takes `&self` and queries
+/// run concurrently.
+pub struct Engine {
+    ctx: SessionContext,
+    dataset: Dataset,
+    config: EngineConfig,
+}
+
+/// Which members to return and how.
+#[derive(Debug, Clone, Default)]
+pub struct MembersRequest {
+    /// Profile columns to return besides `profile_id` (empty: ids only).
+    pub columns: Vec<String>,
+    /// Resume after this profile id (the last id of the previous page).
+    pub after: Option<i64>,
+    /// At most this many members.
+    pub limit: Option<usize>,
+}
+
+/// The plans of a segment, as text.
+#[derive(Debug, Clone)]
+pub struct Explain {
+    pub logical: String,
+    pub optimized: String,
+    pub physical: String,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("dataset", &self.dataset)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the dataset at `dir` with a DataFusion runtime limited by
+    /// `config` (threads, memory).
+    pub async fn open(dir: &Path, config: EngineConfig) -> Result<Self> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(config.memory_limit, 1.0)
+            .build_arc()?;
+        let mut session = SessionConfig::new()
+            .with_target_partitions(config.threads.max(1))
+            .with_batch_size(config.batch_size)
+            .with_information_schema(false);
+        let opts = session.options_mut();
+        opts.execution.parquet.pushdown_filters = true;
+        opts.execution.parquet.reorder_filters = true;
+        let ctx = SessionContext::new_with_config_rt(session, runtime);
+        let dataset = Dataset::open(dir, &ctx).await?;
+        Ok(Engine {
+            ctx,
+            dataset,
+            config,
+        })
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The DataFusion session (tables `profiles` and `events` registered).
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The as_of used when a request gives none: the dataset's own as_of
+    /// stamp (set by `strata gen`) if any, else now.
+    pub fn default_as_of(&self) -> DateTime<Utc> {
+        self.dataset.manifest().as_of.unwrap_or_else(Utc::now)
+    }
+
+    /// The DSL's view of this dataset (schemas, event types, saved segments).
+    pub fn catalog(&self) -> Result<DatasetCatalog<'_>> {
+        DatasetCatalog::new(&self.dataset)
+    }
+
+    /// Parses and type-checks DSL text.
+    pub fn parse(&self, text: &str) -> Result<Segment> {
+        let catalog = self.catalog()?;
+        Ok(strata_dsl::parse_and_check(text, &catalog)?)
+    }
+
+    /// Type-checks a segment given as an AST (e.g. from JSON).
+    pub fn check(&self, segment: &Segment) -> Result<()> {
+        let catalog = self.catalog()?;
+        Ok(strata_dsl::check(segment, &catalog)?)
+    }
+
+    /// The profiles of `segment` at `as_of`, every profile column.
+    pub async fn plan(&self, segment: &Segment, as_of: DateTime<Utc>) -> Result<DataFrame> {
+        let expr = self.inline(&segment.expr, &mut Vec::new())?;
+        Compiler::new(&self.ctx, &self.dataset, as_of)
+            .members(&expr)
+            .await
+    }
+
+    /// Number of profiles in `segment` at `as_of`.
+    pub async fn count(&self, segment: &Segment, as_of: DateTime<Utc>) -> Result<u64> {
+        let df = self.plan(segment, as_of).await?.select(vec![ident("profile_id")])?;
+        Ok(df.count().await? as u64)
+    }
+
+    /// Number of profiles in the dataset.
+    pub async fn total_profiles(&self) -> Result<u64> {
+        Ok(self.ctx.table(PROFILES).await?.count().await? as u64)
+    }
+
+    /// The members of `segment` at `as_of`, ordered by `profile_id`,
+    /// `profile_id` first and then the requested columns.
+    pub async fn members(
+        &self,
+        segment: &Segment,
+        as_of: DateTime<Utc>,
+        req: &MembersRequest,
+    ) -> Result<SendableRecordBatchStream> {
+        Ok(self.members_frame(segment, as_of, req).await?.execute_stream().await?)
+    }
+
+    /// The schema [`Engine::members`] returns for `req`.
+    pub fn members_schema(&self, req: &MembersRequest) -> Result<SchemaRef> {
+        let profiles = self.dataset.profiles_schema();
+        let mut fields = vec![profiles.field_with_name("profile_id")?.clone()];
+        for c in &req.columns {
+            fields.push(profiles.field_with_name(c).map_err(|_| self.unknown_column(c))?.clone());
+        }
+        Ok(Arc::new(arrow::datatypes::Schema::new(fields)))
+    }
+
+    async fn members_frame(
+        &self,
+        segment: &Segment,
+        as_of: DateTime<Utc>,
+        req: &MembersRequest,
+    ) -> Result<DataFrame> {
+        self.members_schema(req)?;
+        let mut df = self.plan(segment, as_of).await?;
+        if let Some(after) = req.after {
+            df = df.filter(ident("profile_id").gt(lit(after)))?;
+        }
+        let mut cols = vec![ident("profile_id")];
+        cols.extend(req.columns.iter().filter(|c| *c != "profile_id").map(ident));
+        df = df
+            .select(cols)?
+            .sort(vec![ident("profile_id").sort(true, false)])?;
+        if let Some(limit) = req.limit {
+            df = df.limit(0, Some(limit))?;
+        }
+        Ok(df)
+    }
+
+    fn unknown_column(&self, c: &str) -> Error {
+        let names: Vec<String> = self
+            .dataset
+            .profiles_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let hint = strata_dsl::did_you_mean(c, names.iter().map(String::as_str))
+            .map(|s| format!(" (did you mean '{s}'?)"))
+            .unwrap_or_default();
+        Error::InvalidArgument(format!("unknown profile column '{c}'{hint}"))
+    }
+
+    /// Logical, optimized and physical plans of the count query.
+    pub async fn explain(&self, segment: &Segment, as_of: DateTime<Utc>) -> Result<Explain> {
+        let df = self.plan(segment, as_of).await?.select(vec![ident("profile_id")])?;
+        let logical = df.logical_plan().display_indent().to_string();
+        let optimized = df.clone().into_optimized_plan()?.display_indent().to_string();
+        let physical = df.create_physical_plan().await?;
+        let physical = displayable(physical.as_ref()).indent(true).to_string();
+        Ok(Explain {
+            logical,
+            optimized,
+            physical,
+        })
+    }
+
+    /// Replaces `IN SEGMENT name` with the saved definition, recursively.
+    fn inline(&self, e: &Expr, stack: &mut Vec<String>) -> Result<Expr> {
+        let kind = match &e.kind {
+            ExprKind::InSegment { name } => {
+                let name = &name.name;
+                if stack.contains(name) || stack.len() >= MAX_SEGMENT_DEPTH {
+                    let mut path = stack.clone();
+                    path.push(name.clone());
+                    return Err(Error::SegmentCycle { path });
+                }
+                let text = self.dataset.segments().get(name)?;
+                let saved = self.parse(&text).map_err(|err| match err {
+                    Error::Dsl(strata_dsl::Error::Dsl(d)) => Error::InvalidArgument(format!(
+                        "saved segment '{name}' no longer checks:\n{}",
+                        d.render(&text)
+                    )),
+                    other => other,
+                })?;
+                stack.push(name.clone());
+                let inlined = self.inline(&saved.expr, stack)?;
+                stack.pop();
+                return Ok(inlined);
+            }
+            ExprKind::And { args } => ExprKind::And {
+                args: args
+                    .iter()
+                    .map(|a| self.inline(a, stack))
+                    .collect::<Result<_>>()?,
+            },
+            ExprKind::Or { args } => ExprKind::Or {
+                args: args
+                    .iter()
+                    .map(|a| self.inline(a, stack))
+                    .collect::<Result<_>>()?,
+            },
+            ExprKind::Not { arg } => ExprKind::Not {
+                arg: Box::new(self.inline(arg, stack)?),
+            },
+            other => other.clone(),
+        };
+        Ok(Expr { kind, span: e.span })
+    }
+}

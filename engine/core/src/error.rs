@@ -1,0 +1,64 @@
+//! The one error type of `strata-core`.
+//!
+//! Variants separate the user's mistakes (bad DSL, unknown segment, bad
+//! argument) from limits (memory) and from broken invariants (`Internal`), so
+//! that a transport maps each to the right status in one place.
+
+use datafusion::error::DataFusionError;
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The segment text or JSON is wrong: parse or type errors with spans.
+    #[error("{0}")]
+    Dsl(#[from] strata_dsl::Error),
+
+    /// A saved segment referenced by name does not exist.
+    #[error("segment '{name}' not found")]
+    SegmentNotFound { name: String },
+
+    /// Saved segments reference each other in a cycle.
+    #[error("segment reference cycle: {}", path.join(" -> "))]
+    SegmentCycle { path: Vec<String> },
+
+    /// A caller passed an argument that cannot be honoured.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// The query needed more memory than the configured limit.
+    #[error("query exceeded the memory limit: {0}")]
+    ResourcesExhausted(String),
+
+    /// The dataset directory or its manifest is unusable.
+    #[error(transparent)]
+    Dataset(#[from] strata_datasets::Error),
+
+    /// A DataFusion failure that is not one of the above.
+    #[error("query failed: {0}")]
+    DataFusion(DataFusionError),
+
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// A broken invariant: a bug in Strata.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Self {
+        match e.find_root() {
+            DataFusionError::ResourcesExhausted(msg) => Error::ResourcesExhausted(msg.clone()),
+            _ => Error::DataFusion(e),
+        }
+    }
+}
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

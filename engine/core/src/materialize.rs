@@ -1,0 +1,87 @@
+//! Materialized memberships: the members of a saved segment written as
+//! Parquet under `<data>/segments/<name>/`, for BI tools.
+//!
+//! The file is written next to its final place under a hidden temporary name
+//! and renamed into place, so a reader sees the previous membership or the
+//! new one, never a partial file. Materializing does not change the dataset
+//! version: it derives from the dataset, it does not change what segments
+//! mean.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use crate::{Engine, MembersRequest, Result, SegmentStore};
+
+/// Name of the membership file inside `segments/<name>/`.
+pub const MEMBERS_FILE: &str = "members.parquet";
+
+/// What [`Engine::materialize`] wrote.
+#[derive(Debug, Clone)]
+pub struct Materialized {
+    /// The file written, relative to the dataset directory
+    /// (`segments/<name>/members.parquet`).
+    pub relative_path: PathBuf,
+    /// Members written.
+    pub rows: u64,
+}
+
+impl Engine {
+    /// Computes the members of saved segment `name` at `as_of` (with
+    /// `columns` besides `profile_id`) and writes them to
+    /// `segments/<name>/members.parquet`, replacing the previous file
+    /// atomically.
+    pub async fn materialize(
+        &self,
+        name: &str,
+        as_of: DateTime<Utc>,
+        columns: &[String],
+    ) -> Result<Materialized> {
+        let store: SegmentStore = self.dataset().segments();
+        let text = store.get(name)?;
+        let segment = self.parse(&text)?;
+        let req = MembersRequest {
+            columns: columns.to_vec(),
+            ..MembersRequest::default()
+        };
+        let schema = self.members_schema(&req)?;
+        let mut stream = self.members(&segment, as_of, &req).await?;
+
+        let dir = store.dir().join(name);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(MEMBERS_FILE);
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let tmp = dir.join(format!(
+            ".{MEMBERS_FILE}.tmp-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = async {
+            let file = std::fs::File::create(&tmp)?;
+            let mut writer = parquet::arrow::ArrowWriter::try_new(
+                file,
+                schema,
+                Some(strata_datasets::writer_properties()),
+            )?;
+            let mut rows = 0u64;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                writer.write(&batch)?;
+            }
+            writer.close()?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(rows)
+        }
+        .await;
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(Materialized {
+            relative_path: PathBuf::from("segments").join(name).join(MEMBERS_FILE),
+            rows: result?,
+        })
+    }
+}

@@ -1,0 +1,140 @@
+//! Saved segments: `<data>/segments/<name>.seg`, plain DSL text, written
+//! atomically (temp file + rename). Saving or deleting bumps the dataset
+//! version, because `IN SEGMENT name` changes meaning.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+const EXT: &str = "seg";
+
+/// The saved segments of one dataset directory.
+#[derive(Debug, Clone)]
+pub struct SegmentStore {
+    data_dir: PathBuf,
+}
+
+impl SegmentStore {
+    pub fn new(data_dir: &Path) -> Self {
+        SegmentStore {
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// `<data>/segments`.
+    pub fn dir(&self) -> PathBuf {
+        self.data_dir.join("segments")
+    }
+
+    /// Checks a segment name: 1..=64 of `[A-Za-z0-9_-]`, starting with a letter.
+    pub fn validate_name(name: &str) -> Result<()> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "segment name '{name}' must be 1 to 64 letters, digits, '_' or '-', starting with a letter"
+            )))
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir().join(format!("{name}.{EXT}"))
+    }
+
+    /// The DSL text of segment `name`.
+    pub fn get(&self, name: &str) -> Result<String> {
+        Self::validate_name(name)?;
+        match std::fs::read_to_string(self.path(name)) {
+            Ok(s) => Ok(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::SegmentNotFound {
+                name: name.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every saved segment, by name.
+    pub fn load_all(&self) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        let entries = match std::fs::read_dir(self.dir()) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some(EXT) {
+                continue;
+            }
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            if Self::validate_name(name).is_ok() {
+                out.insert(name.to_string(), std::fs::read_to_string(&path)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Saves (creates or replaces) segment `name` atomically and bumps the
+    /// dataset version. The caller validates the text first.
+    pub fn save(&self, name: &str, text: &str) -> Result<()> {
+        Self::validate_name(name)?;
+        std::fs::create_dir_all(self.dir())?;
+        write_atomic(&self.path(name), text.as_bytes())?;
+        self.bump_version()
+    }
+
+    /// Deletes segment `name` (and its materialized membership, if any).
+    pub fn delete(&self, name: &str) -> Result<()> {
+        Self::validate_name(name)?;
+        match std::fs::remove_file(self.path(name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::SegmentNotFound {
+                    name: name.to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let materialized = self.dir().join(name);
+        if materialized.is_dir() {
+            std::fs::remove_dir_all(materialized)?;
+        }
+        self.bump_version()
+    }
+
+    fn bump_version(&self) -> Result<()> {
+        let mut manifest = strata_datasets::Manifest::load(&self.data_dir)?;
+        manifest.bump_version();
+        manifest.save(&self.data_dir)?;
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` through a temp file in the same directory and a
+/// rename, so readers see the old or the new content, never a partial file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Internal(format!("no parent for {}", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
