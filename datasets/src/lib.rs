@@ -1,1 +1,66 @@
-//! Strata datasets.
+//! Strata datasets: the on-disk layout of a Strata dataset, the Parquet
+//! settings every table uses, the synthetic store generator (`strata gen`),
+//! the importer for users' own CSV / JSON lines / Parquet files
+//! (`strata import`) and `strata describe`.
+//!
+//! A dataset is a directory:
+//!
+//! ```text
+//! <data>/strata.toml                               Manifest
+//! <data>/profiles/part-NNNNN.parquet               sorted by profile_id
+//! <data>/events/event_month=YYYY-MM/part-NNNNN.parquet
+//!                                                  sorted by (profile_id, event_time)
+//! ```
+//!
+//! Generate a small dataset, then read its manifest and describe it:
+//!
+//! ```
+//! use strata_datasets::{describe, generate, GenConfig, Manifest};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let out = dir.path().join("shop");
+//! let summary = generate(&GenConfig { profiles: 300, ..GenConfig::default() }, &out).unwrap();
+//! assert!(summary.events > 0);
+//!
+//! let manifest = Manifest::load(&out).unwrap();
+//! assert_eq!(manifest.format_version, 1);
+//! assert_eq!(manifest.purchase_types, ["purchase"]);
+//!
+//! let d = describe(&out).unwrap();
+//! assert_eq!(d.profiles.rows, 300);
+//! assert_eq!(d.events.rows, summary.events);
+//! ```
+
+mod describe;
+mod error;
+mod generate;
+mod import;
+mod layout;
+mod manifest;
+mod parquet_io;
+mod schema;
+mod staging;
+
+pub mod cli;
+
+pub use describe::{Description, TableDescription, describe};
+pub use error::{BadRow, Error, Result};
+pub use generate::{CHUNK_PROFILES, DEFAULT_AS_OF, GenConfig, GenSummary, Scale, generate};
+pub use import::{
+    ColumnSource, IMPORT_FILE_ROWS, ImportConfig, ImportSummary, InputFormat, import,
+    parse_timestamp,
+};
+pub use layout::{
+    EVENT_MONTH, EVENTS_DIR, MANIFEST_FILE, PROFILES_DIR, event_partitions, events_dir,
+    parquet_files, parse_partition_dir_name, part_file_name, partition_dir_name, partition_for,
+    profiles_dir, temp_path_for, write_atomic,
+};
+pub use manifest::{Channels, FORMAT_VERSION, GeneratorInfo, ImportInfo, Manifest, Roles};
+pub use parquet_io::{
+    AtomicParquetWriter, FileStats, PAGE_ROWS, ROW_GROUP_ROWS, ZSTD_LEVEL, ascending,
+    write_parquet_file, writer_properties, writer_properties_builder,
+};
+pub use schema::{
+    AMOUNT_PRECISION, AMOUNT_SCALE, CHANNELS, EVENT_TYPES, amount_type, events_schema,
+    profiles_schema, timestamp_type,
+};

@@ -1,0 +1,114 @@
+//! The crate's one error type.
+//!
+//! User mistakes (a bad argument, a bad input row, a directory that is not a
+//! dataset) are kept apart from I/O failures and broken invariants
+//! ([`Error::Internal`]).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// `Result` with this crate's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory the operation was about.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Reading or writing a Parquet file failed.
+    #[error("{}: {source}", path.display())]
+    Parquet {
+        /// The Parquet file.
+        path: PathBuf,
+        /// The underlying error.
+        source: parquet::errors::ParquetError,
+    },
+    /// An Arrow operation failed (building or casting arrays).
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// `strata.toml` is missing, unreadable or invalid.
+    #[error("manifest {}: {message}", path.display())]
+    Manifest {
+        /// Path of the manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An input row could not be imported.
+    #[error("{0}")]
+    BadRow(Box<BadRow>),
+    /// A command-line argument or option is invalid.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A broken invariant: a bug in this crate.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// Wraps a Parquet error with the file it happened on.
+    pub fn parquet(path: impl AsRef<Path>, source: parquet::errors::ParquetError) -> Self {
+        Error::Parquet {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// `true` for mistakes of the user (bad argument, bad row, bad manifest)
+    /// rather than failures of the machine or bugs.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Error::BadRow(_) | Error::InvalidArgument(_) | Error::Manifest { .. }
+        )
+    }
+}
+
+/// One input row that could not be imported: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    /// The input file.
+    pub file: PathBuf,
+    /// 1-based line number in the file (for CSV the header is line 1).
+    pub line: u64,
+    /// The column (as named in the input) holding the offending value.
+    pub column: String,
+    /// The offending value as it appears in the input.
+    pub value: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for BadRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: column `{}`: {}: {:?}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message,
+            self.value
+        )
+    }
+}
+
+impl From<BadRow> for Error {
+    fn from(row: BadRow) -> Self {
+        Error::BadRow(Box::new(row))
+    }
+}

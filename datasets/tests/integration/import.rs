@@ -1,0 +1,466 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{
+    DataType, Decimal128Type, Field, Int64Type, Schema, TimestampMicrosecondType,
+};
+use clap::Parser;
+use strata_datasets::cli::ImportArgs;
+use strata_datasets::{
+    ColumnSource, Error, GenConfig, ImportConfig, Manifest, generate, import, parse_timestamp,
+    write_parquet_file, writer_properties,
+};
+
+use crate::common::{all_events, all_profiles, snapshot};
+
+const EVENTS_CSV: &str = "\
+customer,ts,kind,total,note
+00042,2024-05-01,purchase,19.99,\"first order, gift wrapped\"
+alice@example.com,12/1/2010 8:26,purchase,5,plain
+00042,2024-05-01T10:00:00+02:00,page_view,,\"said \"\"hi\"\"\"
+U4af3c1b2,2024-05-02 08:26:00,purchase,1.5,
+";
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn csv_config(file: PathBuf) -> ImportConfig {
+    ImportConfig {
+        profile_id: "customer".into(),
+        time: "ts".into(),
+        event_type: ColumnSource::Column("kind".into()),
+        amount: Some("total".into()),
+        ..ImportConfig::new(vec![file])
+    }
+}
+
+fn micros(s: &str) -> i64 {
+    parse_timestamp(s).unwrap()
+}
+
+#[test]
+fn csv_with_quotes_string_ids_and_both_time_styles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "events.csv", EVENTS_CSV);
+    let out = tmp.path().join("ds");
+    let s = import(&csv_config(file), &out).unwrap();
+    assert_eq!((s.events, s.profiles, s.skipped_rows), (4, 3, 0));
+
+    // ids: dense, in sorted external-id order
+    let p = all_profiles(&out);
+    let ext = p.column(1).as_string::<i32>();
+    assert_eq!(
+        ext.iter().flatten().collect::<Vec<_>>(),
+        ["00042", "U4af3c1b2", "alice@example.com"]
+    );
+
+    let e = all_events(&out);
+    assert_eq!(
+        e.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>(),
+        ["profile_id", "event_time", "event_type", "amount", "note"]
+    );
+    let pid = e.column(0).as_primitive::<Int64Type>();
+    let t = e.column(1).as_primitive::<TimestampMicrosecondType>();
+    let kind = e.column(2).as_string::<i32>();
+    let amount = e.column(3).as_primitive::<Decimal128Type>();
+    let note = e.column(4).as_string::<i32>();
+    // partitions come in month order: 2010-12 first
+    assert_eq!(
+        (pid.value(0), t.value(0)),
+        (3, micros("2010-12-01 08:26:00"))
+    );
+    assert_eq!(amount.value(0), 500);
+    // 2024-05: profile 1 (00042) twice, sorted by time, then profile 2
+    assert_eq!(pid.values()[1..], [1, 1, 2]);
+    assert_eq!(t.value(1), micros("2024-05-01T00:00:00Z"));
+    assert_eq!(t.value(2), micros("2024-05-01T08:00:00Z"));
+    assert_eq!(kind.value(2), "page_view");
+    assert!(amount.is_null(2));
+    assert_eq!(amount.value(1), 1999);
+    assert_eq!(note.value(1), "first order, gift wrapped");
+    assert_eq!(note.value(2), "said \"hi\"");
+    assert!(note.is_null(3));
+
+    let m = Manifest::load(&out).unwrap();
+    assert_eq!(m.as_of, None);
+    assert_eq!(m.roles.amount.as_deref(), Some("amount"));
+    assert_eq!(m.roles.channel, None);
+    assert_eq!(m.import.unwrap().columns["event_type"], "kind");
+}
+
+#[test]
+fn a_bad_row_names_file_line_column_value_and_leaves_the_target_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ds");
+    generate(
+        &GenConfig {
+            profiles: 30,
+            ..GenConfig::default()
+        },
+        &out,
+    )
+    .unwrap();
+    let before = snapshot(&out);
+
+    let text = format!("{EVENTS_CSV}bob,2024-13-45 10:00,purchase,3,\n");
+    let file = write(tmp.path(), "broken.csv", &text);
+    let err = import(&csv_config(file.clone()), &out).unwrap_err();
+    let Error::BadRow(row) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (
+            row.file.as_path(),
+            row.line,
+            row.column.as_str(),
+            row.value.as_str()
+        ),
+        (file.as_path(), 6, "ts", "2024-13-45 10:00")
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("broken.csv:6") && msg.contains("`ts`") && msg.contains("2024-13-45 10:00"),
+        "{msg}"
+    );
+
+    assert_eq!(snapshot(&out), before, "target changed");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        2,
+        "temp dir left behind"
+    );
+
+    // a bad amount names its column too
+    let text = format!("{EVENTS_CSV}bob,2024-01-01,purchase,12,5x,\n");
+    let file = write(tmp.path(), "broken2.csv", &text.replace("12,5x,", "12.5x,"));
+    let Error::BadRow(row) = import(&csv_config(file), &out).unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(
+        (row.column.as_str(), row.value.as_str()),
+        ("total", "12.5x")
+    );
+    assert_eq!(snapshot(&out), before);
+}
+
+#[test]
+fn skip_bad_rows_counts_what_it_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{EVENTS_CSV}bob,yesterday,purchase,3,\ncarol,2024-01-01,purchase,abc,\ndave,2024-01-02,purchase,1,too,many\n,2024-01-01,purchase,1,\n"
+    );
+    let file = write(tmp.path(), "e.csv", &text);
+    let out = tmp.path().join("ds");
+    let err = import(
+        &ImportConfig {
+            skip_bad_rows: false,
+            ..csv_config(file.clone())
+        },
+        &out,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("yesterday"));
+    let s = import(
+        &ImportConfig {
+            skip_bad_rows: true,
+            ..csv_config(file)
+        },
+        &out,
+    )
+    .unwrap();
+    assert_eq!((s.events, s.skipped_rows, s.input_rows), (4, 4, 8));
+    assert_eq!(s.bad_row_examples[0].line, 6);
+    assert_eq!(s.bad_row_examples[1].column, "total");
+    assert!(s.bad_row_examples[2].message.contains("expected 5 fields"));
+    assert!(s.bad_row_examples[3].message.contains("missing profile id"));
+}
+
+#[test]
+fn json_lines_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "e.jsonl",
+        r#"{"user": "u1", "at": "2024-02-01T12:00:00Z", "event_type": "purchase", "amount": 12.5, "channel": "Web"}
+{"user": "u2", "at": 1706788800, "event_type": "app_open", "channel": "app", "device": "ios"}
+
+{"user": "u1", "at": "2024-02-03", "event_type": "purchase", "amount": "3", "vip": true}
+"#,
+    );
+    let out = tmp.path().join("ds");
+    let cfg = ImportConfig {
+        profile_id: "user".into(),
+        time: "at".into(),
+        ..ImportConfig::new(vec![file])
+    };
+    let s = import(&cfg, &out).unwrap();
+    assert_eq!((s.events, s.profiles), (3, 2));
+    let e = all_events(&out);
+    let schema = e.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "profile_id",
+            "event_time",
+            "event_type",
+            "channel",
+            "amount",
+            "device",
+            "vip"
+        ]
+    );
+    assert_eq!(
+        e.column(3).as_string::<i32>().value(0),
+        "web",
+        "channels are lower-cased"
+    );
+    assert_eq!(e.column(4).as_primitive::<Decimal128Type>().value(0), 1250);
+    assert_eq!(e.column(6).data_type(), &DataType::Boolean);
+    let t = e.column(1).as_primitive::<TimestampMicrosecondType>();
+    // rows: u1 02-01, u1 02-03, u2 (epoch seconds 1706788800 = 02-01 12:00)
+    assert_eq!(t.value(1), micros("2024-02-03"));
+    assert_eq!(t.value(2), micros("2024-02-01T12:00:00Z"), "epoch seconds");
+}
+
+#[test]
+fn parquet_input_keeps_property_types() {
+    let tmp = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("cid", DataType::Int64, false),
+        Field::new("when", DataType::Utf8, false),
+        Field::new("price", DataType::Float64, true),
+        Field::new("score", DataType::Int64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![7, 3, 7])),
+            Arc::new(StringArray::from(vec![
+                "2024-01-05 10:00:00",
+                "2024-01-04",
+                "2024-02-01 00:00:00",
+            ])),
+            Arc::new(Float64Array::from(vec![Some(9.99), None, Some(1.0)])),
+            Arc::new(Int64Array::from(vec![Some(1), Some(2), None])),
+        ],
+    )
+    .unwrap();
+    let file = tmp.path().join("in.parquet");
+    write_parquet_file(&file, schema, writer_properties(), &[batch]).unwrap();
+    let out = tmp.path().join("ds");
+    let cfg = ImportConfig {
+        profile_id: "cid".into(),
+        time: "when".into(),
+        event_type: ColumnSource::Const("purchase".into()),
+        amount: Some("price".into()),
+        ..ImportConfig::new(vec![file])
+    };
+    let s = import(&cfg, &out).unwrap();
+    assert_eq!((s.events, s.profiles), (3, 2));
+    let e = all_events(&out);
+    let pid = e.column(0).as_primitive::<Int64Type>();
+    assert_eq!(
+        pid.values().to_vec(),
+        vec![1, 2, 2],
+        "3 -> 1, 7 -> 2 (numeric id order)"
+    );
+    assert_eq!(e.schema().field(4).name(), "score");
+    assert_eq!(e.column(4).data_type(), &DataType::Int64);
+    assert_eq!(e.column(3).as_primitive::<Decimal128Type>().value(1), 999);
+    assert_eq!(
+        all_profiles(&out).column(1).as_string::<i32>().value(1),
+        "7"
+    );
+}
+
+#[test]
+fn profiles_file_is_joined_by_external_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let events = write(
+        tmp.path(),
+        "e.csv",
+        "profile_id,event_time,event_type\nA,2024-01-01,purchase\nB,2024-01-02,purchase\n",
+    );
+    let profiles = write(
+        tmp.path(),
+        "p.csv",
+        "id,country,joined\nC,JP,2023-05-01\nA,US,2022-01-01\n",
+    );
+    let out = tmp.path().join("ds");
+    let cfg = ImportConfig {
+        profiles: Some(profiles),
+        profiles_id: "id".into(),
+        ..ImportConfig::new(vec![events])
+    };
+    let s = import(&cfg, &out).unwrap();
+    assert_eq!(s.profiles, 3);
+    let p = all_profiles(&out);
+    assert_eq!(
+        p.column(1)
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+        ["A", "B", "C"]
+    );
+    let country = p.column(2).as_string::<i32>();
+    assert_eq!(
+        country.iter().collect::<Vec<_>>(),
+        [Some("US"), None, Some("JP")]
+    );
+    assert_eq!(p.column(3).data_type(), &DataType::Date32);
+}
+
+#[test]
+fn online_retail_file_imports_with_the_documented_flags() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/online_retail.csv");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("retail");
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ImportArgs,
+    }
+    let cli = Cli::try_parse_from([
+        "strata-import",
+        "--events",
+        fixture.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--profile-id",
+        "CustomerID",
+        "--time",
+        "InvoiceDate",
+        "--event-type-const",
+        "purchase",
+        "--amount",
+        "UnitPrice",
+        "--amount-times",
+        "Quantity",
+        "--quantity",
+        "Quantity",
+        "--order-id",
+        "InvoiceNo",
+        "--product-id",
+        "StockCode",
+        "--channel-const",
+        "web",
+        "--currency-const",
+        "GBP",
+        "--refund-if-negative",
+        "--skip-missing-ids",
+        "--profile-column",
+        "Country=country",
+    ])
+    .unwrap();
+    let s = import(&cli.args.to_config().unwrap(), &out).unwrap();
+    assert_eq!(
+        (s.input_rows, s.events, s.skipped_rows, s.profiles),
+        (30, 27, 3, 9)
+    );
+
+    let e = all_events(&out);
+    let col = |name: &str| e.column(e.schema().index_of(name).unwrap()).clone();
+    let order = col("order_id");
+    let order = order.as_string::<i32>();
+    let kind = col("event_type");
+    let kind = kind.as_string::<i32>();
+    let amount = col("amount");
+    let amount = amount.as_primitive::<Decimal128Type>();
+    let i = (0..e.num_rows())
+        .find(|&i| order.value(i) == "C536379")
+        .unwrap();
+    assert_eq!((kind.value(i), amount.value(i)), ("refund", -2750));
+    let i = (0..e.num_rows())
+        .find(|&i| col("product_id").as_string::<i32>().value(i) == "85123A")
+        .unwrap();
+    assert_eq!(amount.value(i), 1530, "6 x 2.55");
+    assert_eq!(
+        col("event_time")
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(i),
+        micros("2010-12-01T08:26:00Z")
+    );
+    assert_eq!(
+        col("Description").as_string::<i32>().value(i),
+        "WHITE HANGING HEART T-LIGHT HOLDER"
+    );
+    assert_eq!(col("UnitPrice").data_type(), &DataType::Float64);
+    assert_eq!(e.schema().field(0).name(), "profile_id");
+
+    let p = all_profiles(&out);
+    let ext = p.column(1).as_string::<i32>();
+    assert_eq!(ext.value(0), "12346");
+    let country = p.column(2).as_string::<i32>();
+    assert_eq!(country.value(1), "Iceland");
+}
+
+#[test]
+fn time_formats() {
+    assert_eq!(
+        micros("2010-12-01 08:26:00"),
+        micros("2010-12-01T08:26:00Z")
+    );
+    assert_eq!(micros("12/1/2010 8:26"), micros("2010-12-01T08:26:00Z"));
+    assert_eq!(micros("12/1/2010 8:26 PM"), micros("2010-12-01T20:26:00Z"));
+    assert_eq!(micros("2024-05-01 09:00:00+0900"), micros("2024-05-01"));
+    assert_eq!(
+        micros("2024-05-01T00:00:00.250Z"),
+        micros("2024-05-01") + 250_000
+    );
+    assert_eq!(micros("1714521600000"), micros("2024-05-01"));
+    assert_eq!(parse_timestamp("2024-02-30"), None);
+    assert_eq!(parse_timestamp("soon"), None);
+
+    // --time-format for day-first dates
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "e.csv",
+        "profile_id,event_time,event_type\n1,13/01/2024 10:00,purchase\n",
+    );
+    let out = tmp.path().join("ds");
+    let cfg = ImportConfig::new(vec![file.clone()]);
+    assert!(matches!(import(&cfg, &out), Err(Error::BadRow(_))));
+    let cfg = ImportConfig {
+        time_format: Some("%d/%m/%Y %H:%M".into()),
+        ..ImportConfig::new(vec![file])
+    };
+    import(&cfg, &out).unwrap();
+    let e = all_events(&out);
+    assert_eq!(
+        e.column(1)
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(0),
+        micros("2024-01-13T10:00:00Z")
+    );
+}
+
+#[test]
+fn missing_role_columns_are_reported_with_the_available_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "e.csv", "cust,when\n1,2024-01-01\n");
+    let err = import(
+        &ImportConfig {
+            profile_id: "cust".into(),
+            time: "when".into(),
+            ..ImportConfig::new(vec![file])
+        },
+        &tmp.path().join("ds"),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("--event-type-const") && msg.contains("cust, when"),
+        "{msg}"
+    );
+}
