@@ -4,4 +4,5 @@ pub(crate) mod client;
 pub(crate) mod demo;
 pub(crate) mod dsl;
 pub(crate) mod query;
+pub(crate) mod refresh;
 pub(crate) mod serve;

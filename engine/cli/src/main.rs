@@ -23,9 +23,12 @@ enum Command {
     /// Generate a realistic synthetic store dataset.
     Gen(strata_datasets::cli::GenArgs),
     /// Import your own events (and profiles) from CSV, JSON lines or Parquet.
-    Import(strata_datasets::cli::ImportArgs),
+    Import(Box<strata_datasets::cli::ImportArgs>),
     /// Describe a dataset: tables, schemas, rows, time range, size, version.
     Describe(strata_datasets::cli::DescribeArgs),
+    /// Build the per-profile features (RFM, channel mix, lifecycle, ...)
+    /// that make built-in segments fast.
+    Refresh(commands::refresh::RefreshArgs),
     /// Count the profiles in a segment.
     Count(commands::query::CountArgs),
     /// List the members of a segment (csv, jsonl or parquet).
@@ -54,8 +57,9 @@ fn main() -> std::process::ExitCode {
         Command::Serve(a) => commands::serve::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Gen(a) => strata_datasets::cli::run_gen(a).map_err(Into::into),
-        Command::Import(a) => strata_datasets::cli::run_import(a).map_err(Into::into),
+        Command::Import(a) => strata_datasets::cli::run_import(*a).map_err(Into::into),
         Command::Describe(a) => strata_datasets::cli::run_describe(a).map_err(Into::into),
+        Command::Refresh(a) => commands::refresh::run(a),
         Command::Count(a) => commands::query::count(a),
         Command::Members(a) => commands::query::members(a),
         Command::Explain(a) => commands::query::explain(a),

@@ -17,6 +17,9 @@ use crate::time;
 pub mod channel_mix;
 pub mod lifecycle;
 pub mod rfm;
+mod report;
+
+pub use report::MAX_REPORT_BINS;
 
 /// Optional parameters shared by the analyses: RFM `bins` and `lookback`
 /// (as `window`), the channel-mix window, the lifecycle window W.

@@ -31,7 +31,7 @@ use strata_dsl::ast::{
 };
 
 use crate::analytics::{self, AnalyticsParams};
-use crate::dataset::{Dataset, EVENT_MONTH, EVENTS, PROFILES};
+use crate::dataset::{Dataset, EVENT_MONTH, EVENTS, FEATURES, PROFILES};
 use crate::time::{self, Micros};
 use crate::{Error, Result};
 
@@ -311,12 +311,36 @@ impl<'a> Compiler<'a> {
     // ---- built-in per-profile tables -------------------------------------
 
     async fn builtin_table(&self, t: BuiltinTable) -> Result<DataFrame> {
+        if let Some(df) = self.builtin_from_features(t).await? {
+            return Ok(df);
+        }
         let ctx = analytics::Context::new(self.ctx, self.dataset, self.as_of);
         match t {
             BuiltinTable::Rfm(p) => analytics::rfm::per_profile(&ctx, &p).await,
             BuiltinTable::ChannelMix(p) => analytics::channel_mix::per_profile(&ctx, &p).await,
             BuiltinTable::Lifecycle(p) => analytics::lifecycle::per_profile(&ctx, &p).await,
         }
+    }
+
+    /// The built-in's table read from fresh materialized features, when they
+    /// cover it (default parameters, same as_of and dataset version).
+    async fn builtin_from_features(&self, t: BuiltinTable) -> Result<Option<DataFrame>> {
+        let default = AnalyticsParams::default();
+        if !self.dataset.fresh_features(self.as_of) {
+            return Ok(None);
+        }
+        let cols: Vec<DfExpr> = match t {
+            BuiltinTable::Rfm(p) if p == default => crate::features::RFM_COLUMNS
+                .iter()
+                .map(|(feature, column)| ident(*feature).alias(*column))
+                .collect(),
+            BuiltinTable::ChannelMix(p) if p == default => vec![ident("channel_mix")],
+            BuiltinTable::Lifecycle(p) if p == default => vec![ident("lifecycle")],
+            _ => return Ok(None),
+        };
+        let mut select = vec![ident("profile_id")];
+        select.extend(cols);
+        Ok(Some(self.ctx.table(FEATURES).await?.select(select)?))
     }
 
     // ---- the predicate ----------------------------------------------------

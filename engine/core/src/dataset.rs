@@ -16,12 +16,17 @@ use datafusion::prelude::{SessionContext, col, ident};
 use strata_datasets::Manifest;
 use strata_dsl::FieldType;
 
+use chrono::{DateTime, Utc};
+
 use crate::Result;
+use crate::features::FeatureStamp;
 use crate::segments::SegmentStore;
 
 /// Table names registered in the session.
 pub(crate) const PROFILES: &str = "profiles";
 pub(crate) const EVENTS: &str = "events";
+/// Materialized per-profile features, when present.
+pub(crate) const FEATURES: &str = "features";
 /// The hive partition column of the events table.
 pub(crate) const EVENT_MONTH: &str = "event_month";
 
@@ -33,6 +38,7 @@ pub struct Dataset {
     profiles_schema: SchemaRef,
     events_schema: SchemaRef,
     event_types: Vec<String>,
+    features: Option<FeatureStamp>,
 }
 
 impl Dataset {
@@ -80,12 +86,25 @@ impl Dataset {
             })
             .collect();
         event_types.sort();
+
+        let features = crate::features::read_stamp(dir);
+        if features.is_some() {
+            let table = listing_table(
+                ctx,
+                &dir.join(crate::features::FEATURES_DIR),
+                vec![],
+                vec![vec![col("profile_id").sort(true, false)]],
+            )
+            .await?;
+            ctx.register_table(FEATURES, Arc::new(table))?;
+        }
         Ok(Dataset {
             dir: dir.to_path_buf(),
             manifest,
             profiles_schema,
             events_schema,
             event_types,
+            features,
         })
     }
 
@@ -107,6 +126,19 @@ impl Dataset {
     pub fn event_types(&self) -> &[String] {
         &self.event_types
     }
+    /// The features table, if it was built for this dataset version and
+    /// `as_of` (a stale one is never used).
+    pub fn fresh_features(&self, as_of: DateTime<Utc>) -> bool {
+        self.features.as_ref().is_some_and(|s| {
+            s.as_of == as_of && s.dataset_version == self.manifest.dataset_version
+        })
+    }
+
+    /// What the features file on disk was built for, if there is one.
+    pub fn features_stamp(&self) -> Option<&FeatureStamp> {
+        self.features.as_ref()
+    }
+
     /// The saved segments of this dataset.
     pub fn segments(&self) -> SegmentStore {
         SegmentStore::new(&self.dir)

@@ -58,7 +58,7 @@ impl Engine {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
-        let result = async {
+        let result: Result<u64> = async {
             let file = std::fs::File::create(&tmp)?;
             let mut writer = parquet::arrow::ArrowWriter::try_new(
                 file,

@@ -40,7 +40,6 @@ pub(crate) fn run(a: ServeArgs) -> anyhow::Result<()> {
         }
         generate_demo(&data)?;
     }
-    let listen = config.net.listen;
     let tls = config.net.tls_cert.is_some();
     let token = config.auth.token.is_some();
     super::query::runtime()?.block_on(async move {
@@ -55,14 +54,17 @@ pub(crate) fn run(a: ServeArgs) -> anyhow::Result<()> {
                 std::process::exit(130);
             }
         });
+        let server = strata_server::BoundServer::bind(config).await?;
+        let addr = server.local_addr();
+        println!("listening on {addr}");
         eprintln!(
-            "serving {} on {listen}{}{}; try:\n  strata count --server {}://{listen} 'consent_email'\n  grpcurl -plaintext {listen} list",
+            "serving {} on {addr}{}{}; try:\n  strata count --server {}://{addr} 'consent_email'\n  grpcurl -plaintext {addr} list",
             data.display(),
             if tls { " (TLS)" } else { "" },
             if token { " (token required)" } else { "" },
             if tls { "https" } else { "http" },
         );
-        strata_server::serve(config, stop).await?;
+        server.run(stop).await?;
         eprintln!("stopped");
         anyhow::Ok(())
     })

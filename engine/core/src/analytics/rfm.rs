@@ -95,7 +95,7 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
 }
 
 /// The named segment of (r, f); first matching rule wins.
-fn segment_expr(r: Expr, f: Expr) -> Expr {
+pub(crate) fn segment_expr(r: Expr, f: Expr) -> Expr {
     let le = |e: &Expr, v: i64| e.clone().lt_eq(lit(v));
     let eq = |e: &Expr, v: i64| e.clone().eq(lit(v));
     let ge = |e: &Expr, v: i64| e.clone().gt_eq(lit(v));

@@ -813,7 +813,10 @@ impl SegmentGen<'_> {
         match name {
             "age" | "quantity" | "count" => Value::Int(self.rng.random_range(0..=25)),
             "score" => Value::Float(*SCORES.choose(self.rng).expect("s")),
-            "amount" | "sum" | "avg" => self.cents_literal(*AMOUNTS_CENTS.choose(self.rng).expect("a")),
+            "amount" | "sum" | "avg" => {
+                let cents = *AMOUNTS_CENTS.choose(self.rng).expect("a");
+                self.cents_literal(cents)
+            }
             "channel" => Value::String(CHANNELS.choose(self.rng).expect("ch").to_string()),
             "category" => Value::String(CATEGORIES.choose(self.rng).expect("cat").to_string()),
             "country" => Value::String(COUNTRIES.choose(self.rng).expect("c").to_string()),
@@ -942,7 +945,7 @@ impl SegmentGen<'_> {
             return e(ExprKind::IsNull { lhs, negated });
         }
         let values = self.prop_values(name);
-        let mut lit = |g: &mut Self| -> Value {
+        let lit = |g: &mut Self| -> Value {
             match values.choose(g.rng) {
                 Some(v) if !g.rng.random_bool(0.1) => g.literal(v, name),
                 _ => g.fallback_literal(name),
@@ -1040,7 +1043,7 @@ impl SegmentGen<'_> {
             (_, Some(p)) => p,
             _ => "count",
         };
-        let mut lit = |g: &mut Self| -> Value {
+        let lit = |g: &mut Self| -> Value {
             match g.sample_value(&lhs) {
                 Some(v) if !g.rng.random_bool(0.1) => g.literal(&v, kind_name),
                 _ => g.fallback_literal(kind_name),
@@ -1131,7 +1134,7 @@ impl SegmentGen<'_> {
             };
         }
         let bins = i64::from(params.bins.unwrap_or(5));
-        let mut lit = |g: &mut Self| -> Value {
+        let lit = |g: &mut Self| -> Value {
             match g.sample_value(&lhs) {
                 Some(v) if !g.rng.random_bool(0.15) => g.literal(&v, "amount"),
                 _ if matches!(func, BuiltinFunc::RfmR | BuiltinFunc::RfmF | BuiltinFunc::RfmM) => {

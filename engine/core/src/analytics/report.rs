@@ -1,0 +1,581 @@
+//! The reports: RFM, channel mix, lifecycle and retention as small named
+//! tables (DESIGN.md "Semantics"), built with the DataFrame/Expr API.
+//!
+//! Every report is an aggregation of the same per-profile table a DSL
+//! built-in joins ([`super::rfm::per_profile`] and friends), restricted to
+//! the profiles in scope: the `profiles` table, or the members of
+//! [`ReportRequest::segment`]. So `count(rfm.segment = 'champions')` is the
+//! report's `champions` row, and `count(S AND lifecycle = 'new')` is the
+//! `new` row of the lifecycle report restricted to `S`.
+//!
+//! Scores and states are computed over the whole dataset and then
+//! restricted (exactly what the built-in does inside a segment): an RFM
+//! report restricted to a segment shows that segment's members with their
+//! dataset-wide scores, not scores re-ranked within the segment.
+//!
+//! Tables (columns in order):
+//! - RFM `segments`: segment, profiles, share (of scored profiles in
+//!   scope), avg_recency_days, avg_frequency, avg_monetary, revenue; one row
+//!   per named segment in rule order, empty ones included.
+//! - RFM `scores`: value (1..=bins), r_profiles, f_profiles, m_profiles.
+//! - RFM `grid`: r, f, segment, profiles; every (r, f) cell.
+//! - Channel mix `classes`: class, profiles, orders, revenue,
+//!   revenue_per_profile for online_only, offline_only, omnichannel, none.
+//!   `none` = profiles in scope with no purchase through an online or
+//!   offline channel (no purchase at all, or only through unmapped / NULL
+//!   channels), exactly the profiles for which `channel_mix = 'none'`;
+//!   their orders and revenue are those unmapped purchases, so the classes
+//!   add up to every purchase of the profiles in scope.
+//! - Channel mix `channels`: channel, class (online / offline / other),
+//!   profiles, orders, revenue, share (of revenue); by revenue descending.
+//! - Lifecycle `states`: state, profiles, share (of profiles in scope) for
+//!   new, returning, resurrecting, dormant, lost, never, and a last row
+//!   `churned` = dormant + lost.
+//! - Retention `cohorts`: cohort_start (Date32), period_index, cohort_size,
+//!   active, fraction; the full triangle (zero cells included) up to the
+//!   period holding the last instant before as_of.
+
+use std::sync::Arc;
+
+use arrow::array::{Date32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+use datafusion::common::JoinType;
+use datafusion::functions::expr_fn::{date_part, date_trunc, nullif};
+use datafusion::functions_aggregate::expr_fn::{count, count_distinct, min, sum};
+use datafusion::functions_aggregate::sum::sum_udaf;
+use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::{cast, when};
+use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, ident, lit};
+
+use super::{
+    AnalyticsParams, CohortPeriod, Context, Report, ReportKind, ReportRequest, channel_mix,
+    lifecycle, rfm,
+};
+use crate::dataset::PROFILES;
+use crate::time;
+use crate::{Engine, Error, Result};
+
+/// Most RFM bins a report accepts (the grid has bins² cells).
+pub const MAX_REPORT_BINS: u32 = 100;
+
+/// The profile-id column of the scope table.
+const SCOPE_PID: &str = "__scope_pid";
+/// The order column of label tables.
+const ORD: &str = "__ord";
+/// The join key of aggregates joined to label tables.
+const KEY: &str = "__key";
+
+impl ReportKind {
+    /// Every report, in CLI order.
+    pub const ALL: [ReportKind; 4] = [
+        ReportKind::Rfm,
+        ReportKind::ChannelMix,
+        ReportKind::Lifecycle,
+        ReportKind::Retention,
+    ];
+
+    /// Snake-case name: `rfm`, `channel_mix`, `lifecycle`, `retention`
+    /// (also the directory under `<data>/reports/`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportKind::Rfm => "rfm",
+            ReportKind::ChannelMix => "channel_mix",
+            ReportKind::Lifecycle => "lifecycle",
+            ReportKind::Retention => "retention",
+        }
+    }
+
+    /// The tables of the report, in the order [`Report::tables`] has them.
+    pub fn table_names(self) -> &'static [&'static str] {
+        match self {
+            ReportKind::Rfm => &["segments", "scores", "grid"],
+            ReportKind::ChannelMix => &["classes", "channels"],
+            ReportKind::Lifecycle => &["states"],
+            ReportKind::Retention => &["cohorts"],
+        }
+    }
+}
+
+impl Report {
+    /// The batches of table `name`, if the report has it.
+    pub fn table(&self, name: &str) -> Option<&[RecordBatch]> {
+        self.tables
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.as_slice())
+    }
+}
+
+impl Engine {
+    /// Computes report `kind` at `req.as_of` over every profile, or over the
+    /// members of `req.segment`. See the module docs for the tables.
+    pub async fn report(&self, kind: ReportKind, req: &ReportRequest) -> Result<Report> {
+        if let Some(bins) = req.params.bins {
+            if bins == 0 || bins > MAX_REPORT_BINS {
+                return Err(Error::InvalidArgument(format!(
+                    "bins must be between 1 and {MAX_REPORT_BINS}, not {bins}"
+                )));
+            }
+        }
+        let cx = Context::new(self.session(), self.dataset(), req.as_of);
+        let scope = self.scope(req).await?;
+        let frames = match kind {
+            ReportKind::Rfm => rfm_report(&cx, &req.params, scope).await?,
+            ReportKind::ChannelMix => channel_mix_report(&cx, &req.params, scope).await?,
+            ReportKind::Lifecycle => lifecycle_report(&cx, &req.params, scope).await?,
+            ReportKind::Retention => retention_report(&cx, req.period, scope).await?,
+        };
+        let mut tables = Vec::with_capacity(frames.len());
+        for (name, df) in frames {
+            tables.push((name.to_string(), df.collect().await?));
+        }
+        Ok(Report {
+            kind,
+            as_of: req.as_of,
+            tables,
+        })
+    }
+
+    /// The profile ids in scope, as one column [`SCOPE_PID`].
+    async fn scope(&self, req: &ReportRequest) -> Result<DataFrame> {
+        let df = match &req.segment {
+            Some(segment) => self.plan(segment, req.as_of).await?,
+            None => self.session().table(PROFILES).await?,
+        };
+        Ok(df.select(vec![ident("profile_id").alias(SCOPE_PID)])?)
+    }
+}
+
+/// `df` restricted to the profiles in scope (semi-join on `profile_id`).
+fn in_scope(df: DataFrame, scope: DataFrame) -> Result<DataFrame> {
+    Ok(df.join(scope, JoinType::LeftSemi, &["profile_id"], &[SCOPE_PID], None)?)
+}
+
+/// A table of `labels` in column `name`, with their position in [`ORD`].
+fn labels(ctx: &SessionContext, name: &str, labels: &[&str]) -> Result<DataFrame> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(name, DataType::Utf8, false),
+        Field::new(ORD, DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(labels.to_vec())),
+            Arc::new(Int64Array::from_iter_values(0..labels.len() as i64)),
+        ],
+    )?;
+    Ok(ctx.read_batch(batch)?)
+}
+
+/// A table of the integers `1..=n` in column `name`.
+fn range(ctx: &SessionContext, name: &str, n: u32) -> Result<DataFrame> {
+    let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Int64, false)]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Int64Array::from_iter_values(1..=i64::from(n)))],
+    )?;
+    Ok(ctx.read_batch(batch)?)
+}
+
+/// `sum(e) OVER ()`.
+fn total(e: Expr) -> Expr {
+    Expr::from(WindowFunction::new(sum_udaf(), vec![e]))
+}
+
+/// `num / den` as Float64, NULL when `den` is 0.
+fn ratio(num: Expr, den: Expr) -> Expr {
+    cast(num, DataType::Float64) / nullif(cast(den, DataType::Float64), lit(0f64))
+}
+
+/// `count(e)` with its NULL (from an outer join) read as 0.
+fn zero_if_null(e: Expr) -> Expr {
+    coalesce(vec![e, lit(0i64)])
+}
+
+// ---- RFM --------------------------------------------------------------------
+
+async fn rfm_report(
+    cx: &Context<'_>,
+    p: &AnalyticsParams,
+    scope: DataFrame,
+) -> Result<Vec<(&'static str, DataFrame)>> {
+    let bins = p.bins.unwrap_or(rfm::DEFAULT_BINS);
+    let scored = in_scope(rfm::per_profile(cx, p).await?, scope)?;
+    // One pass: at most bins³ cells, from which every table is derived.
+    let cells = scored
+        .aggregate(
+            vec![ident("r"), ident("f"), ident("m"), ident("segment")],
+            vec![
+                count(lit(1i64)).alias("profiles"),
+                sum(ident("recency_days")).alias("sum_recency_days"),
+                sum(ident("frequency")).alias("sum_frequency"),
+                sum(ident("monetary")).alias("sum_monetary"),
+            ],
+        )?
+        .cache()
+        .await?;
+
+    let by_segment = cells.clone().aggregate(
+        vec![ident("segment").alias(KEY)],
+        vec![
+            sum(ident("profiles")).alias("profiles"),
+            sum(ident("sum_recency_days")).alias("sum_recency_days"),
+            sum(ident("sum_frequency")).alias("sum_frequency"),
+            sum(ident("sum_monetary")).alias("sum_monetary"),
+        ],
+    )?;
+    let profiles = || zero_if_null(ident("profiles"));
+    let segments = labels(cx.ctx, "segment", rfm::SEGMENTS)?
+        .join(by_segment, JoinType::Left, &["segment"], &[KEY], None)?
+        .select(vec![
+            ident("segment"),
+            ident(ORD),
+            profiles().alias("profiles"),
+            ratio(profiles(), total(profiles())).alias("share"),
+            ratio(ident("sum_recency_days"), ident("profiles")).alias("avg_recency_days"),
+            ratio(ident("sum_frequency"), ident("profiles")).alias("avg_frequency"),
+            ratio(ident("sum_monetary"), ident("profiles")).alias("avg_monetary"),
+            coalesce(vec![ident("sum_monetary"), lit(0f64)]).alias("revenue"),
+        ])?
+        .sort(vec![ident(ORD).sort(true, false)])?
+        .drop_columns(&[ORD])?;
+
+    let dist = |score: &str| -> Result<DataFrame> {
+        Ok(cells.clone().aggregate(
+            vec![ident(score).alias(format!("{KEY}_{score}"))],
+            vec![sum(ident("profiles")).alias(format!("{score}_profiles"))],
+        )?)
+    };
+    let mut scores = range(cx.ctx, "value", bins)?;
+    for s in ["r", "f", "m"] {
+        scores = scores.join(dist(s)?, JoinType::Left, &["value"], &[&format!("{KEY}_{s}")], None)?;
+    }
+    let scores = scores
+        .select(vec![
+            ident("value"),
+            zero_if_null(ident("r_profiles")).alias("r_profiles"),
+            zero_if_null(ident("f_profiles")).alias("f_profiles"),
+            zero_if_null(ident("m_profiles")).alias("m_profiles"),
+        ])?
+        .sort(vec![ident("value").sort(true, false)])?;
+
+    let by_rf = cells.aggregate(
+        vec![ident("r").alias("__r"), ident("f").alias("__f")],
+        vec![sum(ident("profiles")).alias("profiles")],
+    )?;
+    let grid = range(cx.ctx, "r", bins)?
+        .join(range(cx.ctx, "f", bins)?, JoinType::Inner, &[], &[], None)?
+        .join(by_rf, JoinType::Left, &["r", "f"], &["__r", "__f"], None)?
+        .select(vec![
+            ident("r"),
+            ident("f"),
+            rfm::segment_expr(ident("r"), ident("f")).alias("segment"),
+            profiles().alias("profiles"),
+        ])?
+        .sort(vec![ident("r").sort(true, false), ident("f").sort(true, false)])?;
+
+    Ok(vec![("segments", segments), ("scores", scores), ("grid", grid)])
+}
+
+// ---- channel mix --------------------------------------------------------------
+
+async fn channel_mix_report(
+    cx: &Context<'_>,
+    p: &AnalyticsParams,
+    scope: DataFrame,
+) -> Result<Vec<(&'static str, DataFrame)>> {
+    let since = p
+        .window
+        .map(|w| time::sub_duration(cx.as_of, w))
+        .transpose()?;
+    let channels = &cx.dataset.manifest().channels;
+    let purchases = in_scope(cx.events_of(cx.purchase_types(), since).await?, scope.clone())?;
+
+    // Per profile in scope: class (the built-in's value), orders, revenue.
+    let orders = purchases.clone().aggregate(
+        vec![ident("profile_id").alias("__opid")],
+        vec![
+            count(lit(1i64)).alias("orders"),
+            sum(ident("amount")).alias("revenue"),
+        ],
+    )?;
+    let mix = channel_mix::per_profile(cx, p)
+        .await?
+        .select(vec![ident("profile_id").alias("__mpid"), ident("channel_mix")])?;
+    let per_profile = scope
+        .join(mix, JoinType::Left, &[SCOPE_PID], &["__mpid"], None)?
+        .join(orders, JoinType::Left, &[SCOPE_PID], &["__opid"], None)?
+        .select(vec![
+            coalesce(vec![ident("channel_mix"), lit("none")]).alias("class"),
+            ident("orders"),
+            ident("revenue"),
+        ])?;
+    let by_class = per_profile.aggregate(
+        vec![ident("class").alias(KEY)],
+        vec![
+            count(lit(1i64)).alias("profiles"),
+            sum(ident("orders")).alias("orders"),
+            cast(sum(ident("revenue")), DataType::Float64).alias("revenue"),
+        ],
+    )?;
+    let revenue = || coalesce(vec![ident("revenue"), lit(0f64)]);
+    let classes = labels(cx.ctx, "class", channel_mix::CLASSES)?
+        .join(by_class, JoinType::Left, &["class"], &[KEY], None)?
+        .select(vec![
+            ident("class"),
+            ident(ORD),
+            zero_if_null(ident("profiles")).alias("profiles"),
+            zero_if_null(ident("orders")).alias("orders"),
+            revenue().alias("revenue"),
+            ratio(revenue(), ident("profiles")).alias("revenue_per_profile"),
+        ])?
+        .sort(vec![ident(ORD).sort(true, false)])?
+        .drop_columns(&[ORD])?;
+
+    let in_list = |list: &[String]| {
+        ident("channel").in_list(list.iter().cloned().map(lit).collect(), false)
+    };
+    // Revenue stays exact (the amount's own type) until the share is taken.
+    let by_channel = purchases.aggregate(
+        vec![ident("channel")],
+        vec![
+            count_distinct(ident("profile_id")).alias("profiles"),
+            count(lit(1i64)).alias("orders"),
+            sum(ident("amount")).alias("__revenue"),
+        ],
+    )?;
+    let channels = by_channel
+        .select(vec![
+            ident("channel"),
+            when(in_list(&channels.online), lit("online"))
+                .when(in_list(&channels.offline), lit("offline"))
+                .otherwise(lit("other"))?
+                .alias("class"),
+            ident("profiles"),
+            ident("orders"),
+            coalesce(vec![cast(ident("__revenue"), DataType::Float64), lit(0f64)])
+                .alias("revenue"),
+            ratio(ident("__revenue"), total(ident("__revenue"))).alias("share"),
+        ])?
+        .sort(vec![
+            ident("revenue").sort(false, false),
+            ident("channel").sort(true, false),
+        ])?;
+    Ok(vec![("classes", classes), ("channels", channels)])
+}
+
+// ---- lifecycle ------------------------------------------------------------------
+
+async fn lifecycle_report(
+    cx: &Context<'_>,
+    p: &AnalyticsParams,
+    scope: DataFrame,
+) -> Result<Vec<(&'static str, DataFrame)>> {
+    let states = lifecycle::per_profile(cx, p)
+        .await?
+        .select(vec![ident("profile_id").alias("__lpid"), ident("lifecycle")])?;
+    let by_state = scope
+        .join(states, JoinType::Left, &[SCOPE_PID], &["__lpid"], None)?
+        .aggregate(
+            vec![coalesce(vec![ident("lifecycle"), lit("never")]).alias(KEY)],
+            vec![count(lit(1i64)).alias("profiles")],
+        )?
+        .cache()
+        .await?;
+    let states = labels(cx.ctx, "state", lifecycle::STATES)?
+        .join(by_state, JoinType::Left, &["state"], &[KEY], None)?
+        .select(vec![
+            ident("state"),
+            ident(ORD),
+            zero_if_null(ident("profiles")).alias("profiles"),
+        ])?;
+    let churned = states
+        .clone()
+        .filter(ident("state").in_list(vec![lit("dormant"), lit("lost")], false))?
+        .aggregate(vec![], vec![sum(ident("profiles")).alias("profiles")])?
+        .select(vec![
+            lit("churned").alias("state"),
+            lit(lifecycle::STATES.len() as i64).alias(ORD),
+            zero_if_null(ident("profiles")).alias("profiles"),
+        ])?;
+    let all = states.clone().aggregate(vec![], vec![sum(ident("profiles")).alias("__total")])?;
+    let table = states
+        .union(churned)?
+        .join(all, JoinType::Inner, &[], &[], None)?
+        .select(vec![
+            ident("state"),
+            ident(ORD),
+            ident("profiles"),
+            ratio(ident("profiles"), ident("__total")).alias("share"),
+        ])?
+        .sort(vec![ident(ORD).sort(true, false)])?
+        .drop_columns(&[ORD])?;
+    Ok(vec![("states", table)])
+}
+
+// ---- retention ------------------------------------------------------------------
+
+/// Index of the period holding `date`: weeks since the Monday 1970-01-05
+/// (so a Monday's epoch day + 3 is a multiple of 7), or `year * 12 + month
+/// - 1`.
+fn period_index(period: CohortPeriod, date: NaiveDate) -> i64 {
+    match period {
+        CohortPeriod::Week => {
+            let days = i64::from(time::date32(date));
+            (days - i64::from(date.weekday().num_days_from_monday()) + 3).div_euclid(7)
+        }
+        CohortPeriod::Month => i64::from(date.year()) * 12 + i64::from(date.month0()),
+    }
+}
+
+/// First day of period `idx` (inverse of [`period_index`]).
+fn period_start(period: CohortPeriod, idx: i64) -> Result<NaiveDate> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let out = match period {
+        CohortPeriod::Week => epoch.checked_add_signed(TimeDelta::days(idx * 7 - 3)),
+        CohortPeriod::Month => i32::try_from(idx.div_euclid(12))
+            .ok()
+            .and_then(|y| NaiveDate::from_ymd_opt(y, idx.rem_euclid(12) as u32 + 1, 1)),
+    };
+    out.ok_or_else(|| Error::Internal(format!("cohort period {idx} out of range")))
+}
+
+/// The period index of an event time, as a plan expression (exact in UTC:
+/// `date_trunc` on a UTC timestamp, then integer arithmetic).
+fn period_index_expr(period: CohortPeriod, t: Expr) -> Expr {
+    let unit = match period {
+        CohortPeriod::Week => "week",
+        CohortPeriod::Month => "month",
+    };
+    let start = cast(date_trunc(lit(unit), t), DataType::Date32);
+    match period {
+        // A Monday's epoch day + 3 is divisible by 7: exact for any sign.
+        CohortPeriod::Week => (cast(start, DataType::Int64) + lit(3i64)) / lit(7i64),
+        CohortPeriod::Month => {
+            cast(date_part(lit("year"), start.clone()), DataType::Int64) * lit(12i64)
+                + cast(date_part(lit("month"), start), DataType::Int64)
+                - lit(1i64)
+        }
+    }
+}
+
+/// The last period shown: the one holding the last instant that exists
+/// (as_of itself is excluded, so a period starting exactly at as_of is
+/// empty by definition and not shown).
+fn last_period(period: CohortPeriod, as_of: DateTime<Utc>) -> i64 {
+    let last = as_of - TimeDelta::microseconds(1);
+    period_index(period, last.date_naive())
+}
+
+async fn retention_report(
+    cx: &Context<'_>,
+    period: CohortPeriod,
+    scope: DataFrame,
+) -> Result<Vec<(&'static str, DataFrame)>> {
+    let activity = in_scope(cx.events_of(cx.activity_types(), None).await?, scope)?;
+    // Distinct (profile, period) pairs with activity.
+    let active = activity
+        .aggregate(
+            vec![
+                ident("profile_id"),
+                period_index_expr(period, ident("event_time")).alias("__p"),
+            ],
+            vec![],
+        )?
+        .cache()
+        .await?;
+    let cohort_of = active.clone().aggregate(
+        vec![ident("profile_id").alias("__cpid")],
+        vec![min(ident("__p")).alias("__c")],
+    )?;
+    let cells = active
+        .join(cohort_of.clone(), JoinType::Inner, &["profile_id"], &["__cpid"], None)?
+        .aggregate(
+            vec![
+                ident("__c").alias("__cc"),
+                (ident("__p") - ident("__c")).alias("__k"),
+            ],
+            vec![count(lit(1i64)).alias("active")],
+        )?;
+    let sizes = cohort_of
+        .aggregate(vec![ident("__c")], vec![count(lit(1i64)).alias("n")])?
+        .collect()
+        .await?;
+
+    // The triangle: every cohort × every period from its start to the last.
+    let last = last_period(period, cx.as_of);
+    let (mut starts, mut idx, mut ks, mut size) = (vec![], vec![], vec![], vec![]);
+    for b in &sizes {
+        let c = b.column(0).as_any().downcast_ref::<Int64Array>();
+        let n = b.column(1).as_any().downcast_ref::<Int64Array>();
+        let (Some(c), Some(n)) = (c, n) else {
+            return Err(Error::Internal("cohort sizes are not Int64".into()));
+        };
+        for (c, n) in c.values().iter().zip(n.values()) {
+            let start = time::date32(period_start(period, *c)?);
+            for k in 0..=(last - c).max(0) {
+                starts.push(start);
+                idx.push(*c);
+                ks.push(k);
+                size.push(*n);
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("cohort_start", DataType::Date32, false),
+        Field::new("__c", DataType::Int64, false),
+        Field::new("period_index", DataType::Int64, false),
+        Field::new("cohort_size", DataType::Int64, false),
+    ]));
+    let grid = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Date32Array::from(starts)),
+            Arc::new(Int64Array::from(idx)),
+            Arc::new(Int64Array::from(ks)),
+            Arc::new(Int64Array::from(size)),
+        ],
+    )?;
+    let active = || zero_if_null(ident("active"));
+    let cohorts = cx
+        .ctx
+        .read_batch(grid)?
+        .join(cells, JoinType::Left, &["__c", "period_index"], &["__cc", "__k"], None)?
+        .select(vec![
+            ident("cohort_start"),
+            ident("period_index"),
+            ident("cohort_size"),
+            active().alias("active"),
+            ratio(active(), ident("cohort_size")).alias("fraction"),
+        ])?
+        .sort(vec![
+            ident("cohort_start").sort(true, false),
+            ident("period_index").sort(true, false),
+        ])?;
+    Ok(vec![("cohorts", cohorts)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn period_indices_round_trip() {
+        for period in [CohortPeriod::Week, CohortPeriod::Month] {
+            let mut d = NaiveDate::from_ymd_opt(1969, 12, 1).unwrap();
+            while d < NaiveDate::from_ymd_opt(1971, 3, 1).unwrap() {
+                let i = period_index(period, d);
+                let s = period_start(period, i).unwrap();
+                assert!(s <= d && period_index(period, s) == i, "{period:?} {d} {s}");
+                if period == CohortPeriod::Week {
+                    assert_eq!(s.weekday(), chrono::Weekday::Mon);
+                    assert!((d - s).num_days() < 7);
+                } else {
+                    assert_eq!((s.year(), s.month(), s.day()), (d.year(), d.month(), 1));
+                }
+                d = d.succ_opt().unwrap();
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Conversions between the wire types of `strata.v1` and the engine's.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use strata_core::Engine;
+use strata_dsl::ast::{Segment, TimeUnit};
+use strata_proto::v1;
+
+use crate::error::{Error, Result};
+
+/// Longest segment text accepted (the request size limit applies too).
+pub(crate) const MAX_SEGMENT_TEXT: usize = 64 << 10;
+
+pub(crate) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub(crate) fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+    }
+}
+
+/// The as_of of a request, or the engine's default.
+pub(crate) fn as_of(engine: &Engine, a: Option<&v1::AsOf>) -> Result<DateTime<Utc>> {
+    match a.and_then(|a| a.time.as_ref()) {
+        None => Ok(engine.default_as_of()),
+        Some(t) => from_timestamp(t),
+    }
+}
+
+pub(crate) fn from_timestamp(t: &prost_types::Timestamp) -> Result<DateTime<Utc>> {
+    u32::try_from(t.nanos)
+        .ok()
+        .and_then(|n| DateTime::<Utc>::from_timestamp(t.seconds, n))
+        .ok_or_else(|| Error::InvalidArgument(format!("as_of {t:?} is not a valid time")))
+}
+
+/// A checked segment and its canonical text (the count cache key).
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    pub(crate) segment: Segment,
+    pub(crate) canonical: String,
+}
+
+/// Parses and type-checks the segment of a request.
+pub(crate) fn segment(engine: &Engine, s: Option<&v1::Segment>) -> Result<Resolved> {
+    use v1::segment::Source;
+    let source = s
+        .and_then(|s| s.source.as_ref())
+        .ok_or_else(|| Error::InvalidArgument("segment is required (dsl, json or name)".into()))?;
+    let segment = match source {
+        Source::Dsl(text) => parse_text(engine, text)?,
+        Source::Json(json) => {
+            check_len(json)?;
+            let seg = strata_dsl::from_json(json).map_err(strata_core::Error::from)?;
+            engine.check(&seg)?;
+            seg
+        }
+        Source::Name(name) => {
+            let text = engine.dataset().segments().get(name)?;
+            parse_text(engine, &text)?
+        }
+    };
+    let canonical = strata_dsl::format(&segment);
+    Ok(Resolved { segment, canonical })
+}
+
+/// Parses DSL text, keeping the text with any diagnostics.
+pub(crate) fn parse_text(engine: &Engine, text: &str) -> Result<Segment> {
+    check_len(text)?;
+    engine
+        .parse(text)
+        .map_err(|e| Error::from(e).with_source(text))
+}
+
+fn check_len(text: &str) -> Result<()> {
+    if text.len() > MAX_SEGMENT_TEXT {
+        return Err(Error::InvalidArgument(format!(
+            "segment is {} bytes; at most {MAX_SEGMENT_TEXT} are accepted",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A diagnostic on the wire, with line and column computed from `text`.
+pub(crate) fn diagnostic(d: &strata_dsl::Diagnostic, text: &str) -> v1::Diagnostic {
+    let (line, column) = d.line_col(text);
+    let end = strata_dsl::Diagnostic::new(
+        strata_dsl::ast::Span::new(d.span.end as usize, d.span.end as usize),
+        "",
+    );
+    let (end_line, end_column) = end.line_col(text);
+    v1::Diagnostic {
+        line: line as u32,
+        column: column as u32,
+        end_line: end_line as u32,
+        end_column: end_column as u32,
+        start_byte: d.span.start,
+        end_byte: d.span.end,
+        message: d.message.clone(),
+        expected: d.expected.clone().unwrap_or_default(),
+        suggestion: d.suggestion.clone().unwrap_or_default(),
+        replacement: d.replacement.clone().unwrap_or_default(),
+    }
+}
+
+/// `90d`, `12w`, `6m`, `48h` (empty: none).
+pub(crate) fn window(field: &str, s: &str) -> Result<Option<strata_dsl::ast::Duration>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "{field} '{s}' is not a window: use a number and a unit, e.g. 90d, 12w, 6m, 48h"
+        ))
+    };
+    let unit = s.chars().last().and_then(TimeUnit::from_suffix).ok_or_else(bad)?;
+    let amount: u32 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+    if amount == 0 {
+        return Err(bad());
+    }
+    Ok(Some(strata_dsl::ast::Duration::new(amount, unit)))
+}
+
+/// Encodes record batches as one Arrow IPC stream.
+pub(crate) fn arrow_ipc(
+    schema: &arrow::datatypes::Schema,
+    batches: &[arrow::record_batch::RecordBatch],
+) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut buf, schema)
+        .map_err(strata_core::Error::from)?;
+    for b in batches {
+        w.write(b).map_err(strata_core::Error::from)?;
+    }
+    w.finish().map_err(strata_core::Error::from)?;
+    drop(w);
+    Ok(buf)
+}

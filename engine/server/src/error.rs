@@ -1,0 +1,220 @@
+//! The server's error type and the ONE place where errors become gRPC
+//! statuses ([`Error::status_code`], `impl From<Error> for Status`).
+//!
+//! Handlers return `Result<T, Error>`; `?` on a `strata_core::Error` wraps
+//! it. (The orphan rule forbids `impl From<strata_core::Error> for Status`
+//! here, so the core error travels inside [`Error::Core`].)
+
+use std::path::{Path, PathBuf};
+
+use strata_dsl::{Diagnostic, Diagnostics};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The engine failed (bad segment, unknown segment, memory, ...).
+    #[error("{0}")]
+    Core(#[from] strata_core::Error),
+
+    /// A segment that does not parse or type-check, with its source text
+    /// (empty for JSON) so diagnostics can name line and column.
+    #[error("invalid segment: {}", .diagnostics)]
+    InvalidSegment {
+        text: String,
+        diagnostics: Diagnostics,
+    },
+
+    /// A request field is missing or out of range.
+    #[error("{0}")]
+    InvalidArgument(String),
+
+    /// The thing asked for exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+
+    /// The server is at its concurrency or memory limit.
+    #[error("{0}")]
+    Busy(String),
+
+    /// The request's deadline (or the server's cap on it) passed.
+    #[error("deadline exceeded after {0:?}; the query was stopped")]
+    DeadlineExceeded(std::time::Duration),
+
+    /// A broken invariant.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The gRPC status code of this error: user mistakes are
+    /// `INVALID_ARGUMENT`, missing things `NOT_FOUND`, limits
+    /// `RESOURCE_EXHAUSTED`, deadlines `DEADLINE_EXCEEDED`, the rest
+    /// `INTERNAL`.
+    pub fn status_code(&self) -> Code {
+        use strata_core::Error as E;
+        match self {
+            Error::InvalidSegment { .. } | Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::AlreadyExists(_) => Code::AlreadyExists,
+            Error::Busy(_) => Code::ResourceExhausted,
+            Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            Error::Internal(_) => Code::Internal,
+            Error::Core(e) => match e {
+                E::Dsl(_) | E::SegmentCycle { .. } | E::InvalidArgument(_) => {
+                    Code::InvalidArgument
+                }
+                E::SegmentNotFound { .. } => Code::NotFound,
+                E::ResourcesExhausted(_) => Code::ResourceExhausted,
+                E::Dataset(_)
+                | E::DataFusion(_)
+                | E::Arrow(_)
+                | E::Parquet(_)
+                | E::Io(_)
+                | E::Internal(_) => Code::Internal,
+            },
+        }
+    }
+
+    /// Attaches the segment text to a DSL error so that its diagnostics can
+    /// give line and column.
+    pub(crate) fn with_source(self, text: &str) -> Error {
+        match self {
+            Error::Core(strata_core::Error::Dsl(e)) => match e.diagnostics() {
+                Some(d) => Error::InvalidSegment {
+                    text: text.to_string(),
+                    diagnostics: d.clone(),
+                },
+                None => Error::Core(strata_core::Error::Dsl(e)),
+            },
+            other => other,
+        }
+    }
+
+    /// The status, with paths outside the dataset removed from the message.
+    pub(crate) fn into_status(self, data_dir: &Path) -> Status {
+        let code = self.status_code();
+        match self {
+            Error::InvalidSegment { text, diagnostics } => {
+                let violations = diagnostics
+                    .iter()
+                    .map(|d| FieldViolation::new("segment", describe(d, &text)))
+                    .collect::<Vec<_>>();
+                let message = if text.is_empty() {
+                    format!("invalid segment: {diagnostics}")
+                } else {
+                    format!("invalid segment:\n{}", diagnostics.render(&text))
+                };
+                Status::with_error_details(
+                    code,
+                    message,
+                    ErrorDetails::with_bad_request(violations),
+                )
+            }
+            Error::Core(strata_core::Error::Dsl(e)) => {
+                let message = e.to_string();
+                let violations = match e.diagnostics() {
+                    Some(d) => d
+                        .iter()
+                        .map(|d| FieldViolation::new("segment", describe(d, "")))
+                        .collect(),
+                    None => vec![FieldViolation::new("segment", message.clone())],
+                };
+                Status::with_error_details(
+                    code,
+                    message,
+                    ErrorDetails::with_bad_request(violations),
+                )
+            }
+            other => {
+                let message = scrub_paths(&other.to_string(), data_dir);
+                if code == Code::Internal {
+                    tracing::error!(error = %message, "request failed");
+                }
+                Status::new(code, message)
+            }
+        }
+    }
+}
+
+/// `line:column: message (expected …; help: …)` — the description of a
+/// BadRequest field violation. Without source text, no position.
+pub(crate) fn describe(d: &Diagnostic, text: &str) -> String {
+    if text.is_empty() {
+        d.to_string()
+    } else {
+        let (line, col) = d.line_col(text);
+        format!("{line}:{col}: {d}")
+    }
+}
+
+/// Rewrites a message so it names no file system path outside the dataset:
+/// the dataset directory becomes `<dataset>` and any other absolute path
+/// becomes `<path>`.
+pub(crate) fn scrub_paths(message: &str, data_dir: &Path) -> String {
+    let mut out = message.to_string();
+    let mut roots: Vec<PathBuf> = vec![data_dir.to_path_buf()];
+    if let Ok(c) = data_dir.canonicalize() {
+        roots.push(c);
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.push(cwd.join(data_dir));
+    }
+    roots.sort_by_key(|r| std::cmp::Reverse(r.as_os_str().len()));
+    for root in roots {
+        let root = root.to_string_lossy().trim_end_matches('/').to_string();
+        if root.len() > 1 {
+            out = out.replace(&root, "<dataset>");
+        }
+    }
+    // Any absolute path left (temp dirs, the server's own files): hide it.
+    let mut scrubbed = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find('/') {
+        let (before, from) = rest.split_at(i);
+        let starts_word = before
+            .chars()
+            .last()
+            .is_none_or(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '(' | '=' | ':' | '`'));
+        let end = from
+            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ')' | ',' | '`'))
+            .unwrap_or(from.len());
+        let candidate = &from[..end];
+        scrubbed.push_str(before);
+        if starts_word && candidate.len() > 1 && candidate[1..].contains('/') {
+            scrubbed.push_str("<path>");
+        } else {
+            scrubbed.push_str(candidate);
+        }
+        rest = &from[end..];
+    }
+    scrubbed.push_str(rest);
+    scrubbed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_hides_paths_outside_dataset() {
+        let dir = Path::new("/srv/data/shop");
+        let m = scrub_paths(
+            "failed to read /srv/data/shop/profiles/p.parquet and /etc/passwd: no",
+            dir,
+        );
+        assert_eq!(m, "failed to read <dataset>/profiles/p.parquet and <path>: no");
+        assert_eq!(scrub_paths("a/b ratio 1/2", dir), "a/b ratio 1/2");
+    }
+
+    #[test]
+    fn codes() {
+        let e = Error::Core(strata_core::Error::SegmentNotFound { name: "x".into() });
+        assert_eq!(e.status_code(), Code::NotFound);
+        let e = Error::Core(strata_core::Error::ResourcesExhausted("x".into()));
+        assert_eq!(e.status_code(), Code::ResourceExhausted);
+        assert_eq!(Error::Busy("x".into()).status_code(), Code::ResourceExhausted);
+    }
+}

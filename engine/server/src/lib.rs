@@ -1,0 +1,43 @@
+//! Strata's gRPC front end (`strata.v1`): the segment, analytics and dataset
+//! services, standard health and reflection, bearer-token auth, admission
+//! limits, a count cache, and [`serve`], which runs them until a
+//! [`CancellationToken`] says stop.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), strata_server::Error> {
+//! let config = strata_server::Config::for_data("demo-data");
+//! let stop = tokio_util::sync::CancellationToken::new();
+//! strata_server::serve(config, stop).await?; // prints `listening on ADDR`
+//! # Ok(()) }
+//! ```
+//!
+//! Errors become statuses in one place: [`Error::status_code`].
+
+mod auth;
+mod cache;
+mod config;
+mod convert;
+mod dataset_service;
+mod error;
+mod limits;
+mod segment_service;
+mod server;
+mod state;
+
+pub use config::{
+    AuthConfig, CacheConfig, Config, DataConfig, LimitsConfig, NetConfig, parse_bytes,
+    parse_duration,
+};
+pub use dataset_service::DatasetSvc;
+pub use error::Error;
+pub use segment_service::SegmentSvc;
+pub use server::{BoundServer, serve};
+pub use tokio_util::sync::CancellationToken;
+
+/// What every service shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    engines: state::EngineHandle,
+    limits: limits::Limits,
+    cache: cache::CountCache,
+}

@@ -1,0 +1,154 @@
+//! Admission control: how many queries run and wait, the memory guard, and
+//! request deadlines.
+//!
+//! A query first takes a ticket (running + waiting); when none is left it is
+//! refused at once with RESOURCE_EXHAUSTED. With a ticket it waits for a run
+//! slot until its deadline. While the process's resident memory is above
+//! 90% of the memory limit, new queries are refused with
+//! RESOURCE_EXHAUSTED (the running ones finish and release memory).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::config::LimitsConfig;
+use crate::error::{Error, Result};
+
+/// Limits shared by every service.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    tickets: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
+    max_running: usize,
+    max_waiting: usize,
+    memory_limit: usize,
+    max_timeout: Duration,
+}
+
+/// Held while a query runs; releases its slot and ticket when dropped.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    _slot: OwnedSemaphorePermit,
+    _ticket: OwnedSemaphorePermit,
+}
+
+impl Limits {
+    pub(crate) fn new(config: &LimitsConfig, memory_limit: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let max_running = match config.max_concurrent_queries {
+            0 => 2 * cores,
+            n => n,
+        };
+        Limits {
+            tickets: Arc::new(Semaphore::new(max_running + config.max_queued_queries)),
+            slots: Arc::new(Semaphore::new(max_running)),
+            max_running,
+            max_waiting: config.max_queued_queries,
+            memory_limit,
+            max_timeout: config.max_request_timeout,
+        }
+    }
+
+    /// The deadline of a request: its `grpc-timeout`, capped by the
+    /// server's maximum.
+    ///
+    /// A client's deadline is brought forward by 2% + 1 ms so that it fires
+    /// before tonic's own `grpc-timeout` timer, which would answer
+    /// CANCELLED instead of DEADLINE_EXCEEDED.
+    pub(crate) fn deadline<T>(&self, req: &tonic::Request<T>) -> Instant {
+        let asked = req
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout);
+        let timeout = match asked {
+            Some(t) if t < self.max_timeout => {
+                t.saturating_sub(t / 50 + Duration::from_millis(1))
+            }
+            _ => self.max_timeout,
+        };
+        Instant::now() + timeout
+    }
+
+    /// Waits (until `deadline`) for a slot to run a query.
+    pub(crate) async fn admit(&self, deadline: Instant) -> Result<Admission> {
+        if let Some(rss) = resident_bytes()
+            && rss > self.memory_limit / 10 * 9
+        {
+            return Err(Error::Busy(format!(
+                "server memory is at {} MiB of its {} MiB limit; retry later",
+                rss >> 20,
+                self.memory_limit >> 20
+            )));
+        }
+        let ticket = self.tickets.clone().try_acquire_owned().map_err(|_| {
+            Error::Busy(format!(
+                "server busy: {} queries running and {} waiting (the limits); retry with backoff",
+                self.max_running, self.max_waiting
+            ))
+        })?;
+        let started = Instant::now();
+        let slot = tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::DeadlineExceeded(started.elapsed()))?
+            .map_err(|_| Error::Internal("query slots closed".into()))?;
+        Ok(Admission {
+            _slot: slot,
+            _ticket: ticket,
+        })
+    }
+
+    /// Runs `fut` with a slot, stopping it (dropping it: DataFusion cancels
+    /// the query) when `deadline` passes.
+    pub(crate) async fn run<T>(
+        &self,
+        deadline: Instant,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let started = Instant::now();
+        let _admission = self.admit(deadline).await?;
+        tokio::time::timeout_at(deadline, fut)
+            .await
+            .map_err(|_| Error::DeadlineExceeded(started.elapsed()))?
+    }
+}
+
+/// `grpc-timeout` header value: up to 8 digits and a unit (H M S m u n).
+pub(crate) fn parse_grpc_timeout(v: &str) -> Option<Duration> {
+    if v.len() < 2 || v.len() > 9 {
+        return None;
+    }
+    let (num, unit) = v.split_at(v.len() - 1);
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Resident memory of this process (Linux `/proc/self/statm`).
+pub(crate) fn resident_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout() {
+        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout("12x"), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! Building and running the tonic server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use strata_core::EngineConfig;
+use strata_proto::v1::dataset_service_server::DatasetServiceServer;
+use strata_proto::v1::segment_service_server::SegmentServiceServer;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+use crate::auth::Auth;
+use crate::cache::CountCache;
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::state::EngineHandle;
+use crate::{Config, DatasetSvc, SegmentSvc, Shared};
+
+/// A server with its dataset open and its socket bound, not yet serving.
+#[derive(Debug)]
+pub struct BoundServer {
+    config: Config,
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+}
+
+impl BoundServer {
+    /// Opens the dataset and binds the listen address.
+    pub async fn bind(config: Config) -> Result<BoundServer> {
+        let mut engine = EngineConfig {
+            // Operators get half of the limit; the rest is for scans,
+            // buffers and the server itself.
+            memory_limit: config.data.memory_limit / 2,
+            ..EngineConfig::default()
+        };
+        if config.data.threads > 0 {
+            engine.threads = config.data.threads;
+        }
+        let engines = EngineHandle::open(&config.data.data, engine).await?;
+        let shared = Arc::new(Shared {
+            engines,
+            limits: Limits::new(&config.limits, config.data.memory_limit),
+            cache: CountCache::new(config.cache.count_cache_entries),
+        });
+        let listener = tokio::net::TcpListener::bind(config.net.listen)
+            .await
+            .map_err(|e| Error::InvalidArgument(format!("cannot listen on {}: {e}", config.net.listen)))?;
+        Ok(BoundServer {
+            config,
+            shared,
+            listener,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.config.net.listen)
+    }
+
+    /// Serves until `stop` is cancelled, then stops accepting, lets running
+    /// requests finish, and returns.
+    pub async fn run(self, stop: CancellationToken) -> Result<()> {
+        let BoundServer {
+            config,
+            shared,
+            listener,
+        } = self;
+        let max = config.limits.max_request_size;
+        let auth = Auth::new(config.auth.token.as_deref());
+
+        let segments = SegmentServiceServer::new(SegmentSvc::new(shared.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(64 << 20)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Gzip);
+        let datasets = DatasetServiceServer::new(DatasetSvc::new(shared.clone()))
+            .max_decoding_message_size(max)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Gzip);
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<SegmentServiceServer<SegmentSvc>>()
+            .await;
+        health
+            .set_serving::<DatasetServiceServer<DatasetSvc>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(strata_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+        let reflection_alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(strata_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+
+        let mut builder = Server::builder()
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .tcp_nodelay(true);
+        if let (Some(cert), Some(key)) = (&config.net.tls_cert, &config.net.tls_key) {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|e| {
+                    Error::InvalidArgument(format!("cannot read {}: {e}", p.display()))
+                })
+            };
+            let identity = Identity::from_pem(read(cert)?, read(key)?);
+            builder = builder
+                .tls_config(ServerTlsConfig::new().identity(identity))
+                .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?;
+        }
+        let router = builder
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
+            .add_service(InterceptedService::new(segments, auth.clone()))
+            .add_service(InterceptedService::new(datasets, auth.clone()));
+
+        let shutdown = {
+            let stop = stop.clone();
+            let health = health.clone();
+            async move {
+                stop.cancelled().await;
+                tracing::info!("shutting down");
+                health
+                    .set_not_serving::<SegmentServiceServer<SegmentSvc>>()
+                    .await;
+            }
+        };
+        router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await
+            .map_err(|e| Error::Internal(format!("server: {e}")))
+    }
+}
+
+/// Opens the dataset, binds, prints `listening on ADDR` on stdout, and
+/// serves until `stop` is cancelled.
+pub async fn serve(config: Config, stop: CancellationToken) -> Result<()> {
+    let server = BoundServer::bind(config).await?;
+    let addr = server.local_addr();
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {addr}");
+        let _ = out.flush();
+    }
+    server.run(stop).await
+}

@@ -1,0 +1,181 @@
+//! The engine the services share, reopened when the dataset on disk
+//! changes.
+//!
+//! Every request asks [`EngineHandle::current`] for the engine. That stats
+//! `strata.toml` (cheap); only when the file changed is the manifest read,
+//! and only when its `dataset_version` changed *and* the Parquet files
+//! changed is the engine reopened (saving a segment bumps the version but
+//! needs no reopen: saved segments are read per query). Queries already
+//! running keep the engine they started with.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use strata_core::{Engine, EngineConfig};
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::error::{Error, Result};
+
+/// The engine and the dataset version it answers for.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) version: String,
+    stamp: Stamp,
+    data: Fingerprint,
+    total_profiles: Arc<OnceCell<u64>>,
+}
+
+impl Loaded {
+    /// Profiles in the dataset (computed once per engine).
+    pub(crate) async fn total_profiles(&self) -> Result<u64> {
+        let engine = self.engine.clone();
+        Ok(*self
+            .total_profiles
+            .get_or_try_init(|| async move { engine.total_profiles().await })
+            .await?)
+    }
+}
+
+/// Identity of `strata.toml` on disk: changes whenever it is rewritten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+/// Names, sizes and times of the Parquet files of `profiles/` and `events/`.
+type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+/// Shared access to the current engine.
+#[derive(Debug)]
+pub(crate) struct EngineHandle {
+    dir: PathBuf,
+    config: EngineConfig,
+    current: RwLock<Arc<Loaded>>,
+    reload: Mutex<()>,
+}
+
+impl EngineHandle {
+    pub(crate) async fn open(dir: &Path, config: EngineConfig) -> Result<Self> {
+        let loaded = load(dir, &config).await?;
+        Ok(EngineHandle {
+            dir: dir.to_path_buf(),
+            config,
+            current: RwLock::new(Arc::new(loaded)),
+            reload: Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn snapshot(&self) -> Arc<Loaded> {
+        self.current.read().expect("engine lock").clone()
+    }
+
+    /// The engine for the dataset as it is on disk now.
+    pub(crate) async fn current(&self) -> Result<Arc<Loaded>> {
+        let now = self.snapshot();
+        match stamp(&self.dir) {
+            Ok(s) if s == now.stamp => return Ok(now),
+            Ok(_) => {}
+            // The manifest is being replaced (or gone): keep serving.
+            Err(_) => return Ok(now),
+        }
+        let _guard = self.reload.lock().await;
+        let now = self.snapshot();
+        let Ok(stamp) = stamp(&self.dir) else {
+            return Ok(now);
+        };
+        if stamp == now.stamp {
+            return Ok(now);
+        }
+        let manifest = match strata_datasets::Manifest::load(&self.dir) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "manifest unreadable; serving the previous version");
+                return Ok(now);
+            }
+        };
+        let next = if manifest.dataset_version == now.version {
+            Loaded {
+                engine: now.engine.clone(),
+                version: now.version.clone(),
+                stamp,
+                data: now.data.clone(),
+                total_profiles: now.total_profiles.clone(),
+            }
+        } else {
+            let data = fingerprint(&self.dir)?;
+            if data == now.data {
+                tracing::info!(version = %manifest.dataset_version, "dataset version changed (data unchanged)");
+                Loaded {
+                    engine: now.engine.clone(),
+                    version: manifest.dataset_version,
+                    stamp,
+                    data,
+                    total_profiles: now.total_profiles.clone(),
+                }
+            } else {
+                tracing::info!(version = %manifest.dataset_version, "dataset changed; reopening");
+                match load(&self.dir, &self.config).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reopening failed; serving the previous version");
+                        return Ok(now);
+                    }
+                }
+            }
+        };
+        let next = Arc::new(next);
+        *self.current.write().expect("engine lock") = next.clone();
+        Ok(next)
+    }
+}
+
+async fn load(dir: &Path, config: &EngineConfig) -> Result<Loaded> {
+    let stamp = stamp(dir).map_err(|e| Error::Core(e.into()))?;
+    let data = fingerprint(dir)?;
+    let engine = Engine::open(dir, config.clone()).await?;
+    // The version as of the stamp we took (the engine's own copy could be
+    // newer if a write raced; a newer stamp then triggers another check).
+    let version = engine.dataset().manifest().dataset_version.clone();
+    Ok(Loaded {
+        engine: Arc::new(engine),
+        version,
+        stamp,
+        data,
+        total_profiles: Arc::new(OnceCell::new()),
+    })
+}
+
+fn stamp(dir: &Path) -> std::io::Result<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(dir.join(strata_datasets::MANIFEST_FILE))?;
+    Ok(Stamp {
+        modified: m.modified().ok(),
+        len: m.len(),
+        inode: m.ino(),
+    })
+}
+
+fn fingerprint(dir: &Path) -> Result<Fingerprint> {
+    let mut out = Vec::new();
+    let mut files = strata_datasets::parquet_files(&strata_datasets::profiles_dir(dir))
+        .map_err(|e| Error::Core(e.into()))?;
+    for (_, part) in
+        strata_datasets::event_partitions(dir).map_err(|e| Error::Core(e.into()))?
+    {
+        files.extend(strata_datasets::parquet_files(&part).map_err(|e| Error::Core(e.into()))?);
+    }
+    for f in files {
+        let m = std::fs::metadata(&f).map_err(|e| Error::Core(e.into()))?;
+        out.push((f, m.len(), m.modified().ok()));
+    }
+    out.sort();
+    Ok(out)
+}

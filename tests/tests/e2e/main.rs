@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `strata` binary, started on port 0 by
+//! [`support::TestServer`], driven over gRPC (and the CLI's client mode).
+//!
+//! One test binary with modules (faster to build than one per file).
+
+mod support;
+
+mod cancel;
+mod cli;
+mod errors;
+mod python;
+mod reflection;
+mod rpc;
