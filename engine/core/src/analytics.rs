@@ -16,10 +16,10 @@ use crate::time;
 
 pub mod channel_mix;
 pub mod lifecycle;
-pub mod rfm;
 mod report;
+pub mod rfm;
 
-pub use report::MAX_REPORT_BINS;
+pub use report::{MAX_REPORT_BINS, REPORTS_DIR};
 
 /// Optional parameters shared by the analyses: RFM `bins` and `lookback`
 /// (as `window`), the channel-mix window, the lifecycle window W.

@@ -271,10 +271,7 @@ impl<'a> Compiler<'a> {
 
     /// `[start, end)` of a window; `None` start means unbounded, and the end
     /// never exceeds as_of.
-    fn window_bounds(
-        &self,
-        w: Option<&Window>,
-    ) -> Result<(Option<DateTime<Utc>>, DateTime<Utc>)> {
+    fn window_bounds(&self, w: Option<&Window>) -> Result<(Option<DateTime<Utc>>, DateTime<Utc>)> {
         let as_of = self.as_of;
         Ok(match w {
             None => (None, as_of),
@@ -425,7 +422,11 @@ impl<'a> Compiler<'a> {
             }
             ExprKind::IsNull { lhs, negated } => {
                 let (l, _) = self.operand(lhs, scope)?;
-                if *negated { l.is_not_null() } else { l.is_null() }
+                if *negated {
+                    l.is_not_null()
+                } else {
+                    l.is_null()
+                }
             }
             ExprKind::Truthy { lhs } => {
                 let (l, _) = self.operand(lhs, scope)?;
@@ -467,7 +468,10 @@ impl<'a> Compiler<'a> {
                     Scope::Event => self.dataset.events_schema(),
                 };
                 let field = schema.field_with_name(&name.name).map_err(|_| {
-                    Error::Internal(format!("unchecked field '{}' reached the compiler", name.name))
+                    Error::Internal(format!(
+                        "unchecked field '{}' reached the compiler",
+                        name.name
+                    ))
                 })?;
                 Ok((ident(&name.name), field.data_type().clone()))
             }
@@ -539,12 +543,12 @@ impl<'a> Compiler<'a> {
     /// The left side and literal of a comparison, coerced so that times
     /// compare as instants and dates as dates.
     fn align(&self, l: DfExpr, ty: &DataType, v: &Value) -> Result<(DfExpr, DfExpr)> {
-        if let (DataType::Date32 | DataType::Date64, Value::Time(t)) = (ty, v) {
-            if !matches!(t, TimeValue::Date { .. } | TimeValue::Today) {
-                // A date is midnight UTC of that day, compared as an instant.
-                let l = cast(l, DataType::Timestamp(ArrowTimeUnit::Microsecond, Some("UTC".into())));
-                return Ok((l, ts_lit(time::resolve(*t, self.as_of)?)));
-            }
+        if let (DataType::Date32 | DataType::Date64, Value::Time(t)) = (ty, v)
+            && !matches!(t, TimeValue::Date { .. } | TimeValue::Today)
+        {
+            // A date is midnight UTC of that day, compared as an instant.
+            let utc = DataType::Timestamp(ArrowTimeUnit::Microsecond, Some("UTC".into()));
+            return Ok((cast(l, utc), ts_lit(time::resolve(*t, self.as_of)?)));
         }
         Ok((l, value_lit(v, ty, self.as_of)?))
     }
@@ -612,19 +616,47 @@ pub(crate) fn ts_lit(t: DateTime<Utc>) -> DfExpr {
 fn value_lit(v: &Value, ty: &DataType, as_of: DateTime<Utc>) -> Result<DfExpr> {
     Ok(match v {
         Value::Int(i) => lit(*i),
-        Value::Float(f) => lit(*f),
+        Value::Float(f) => match ty {
+            DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..) => decimal_lit(*f).unwrap_or_else(|| lit(*f)),
+            _ => lit(*f),
+        },
         Value::String(s) => lit(s.clone()),
         Value::Bool(b) => lit(*b),
         Value::Time(t) => {
             let instant = time::resolve(*t, as_of)?;
             match ty {
-                DataType::Date32 | DataType::Date64 => {
-                    lit(ScalarValue::Date32(Some(time::date32(instant.date_naive()))))
-                }
+                DataType::Date32 | DataType::Date64 => lit(ScalarValue::Date32(Some(
+                    time::date32(instant.date_naive()),
+                ))),
                 _ => ts_lit(instant),
             }
         }
     })
+}
+
+/// A float literal as the decimal number it was written as (its shortest
+/// round-trip text, which is what the DSL formatter prints), for comparing
+/// with decimal columns exactly. Left as a `Float64`, DataFusion would coerce
+/// its binary expansion instead (`139.98` → `139.979999999999984`), so that
+/// `sum(purchase.amount) = 139.98` is false when the sum is 139.98.
+/// `None` if it does not fit a Decimal128.
+fn decimal_lit(f: f64) -> Option<DfExpr> {
+    let text = format!("{f}"); // never in exponent notation
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let value: i128 = format!("{int}{frac}").parse().ok()?;
+    let int_digits = int.trim_start_matches('-').trim_start_matches('0').len();
+    let precision = (int_digits + frac.len()).max(1);
+    if precision > 38 {
+        return None;
+    }
+    Some(lit(ScalarValue::Decimal128(
+        Some(value),
+        precision as u8,
+        frac.len() as i8,
+    )))
 }
 
 pub(crate) fn conjunction(parts: Vec<DfExpr>) -> DfExpr {

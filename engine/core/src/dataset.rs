@@ -129,9 +129,9 @@ impl Dataset {
     /// The features table, if it was built for this dataset version and
     /// `as_of` (a stale one is never used).
     pub fn fresh_features(&self, as_of: DateTime<Utc>) -> bool {
-        self.features.as_ref().is_some_and(|s| {
-            s.as_of == as_of && s.dataset_version == self.manifest.dataset_version
-        })
+        self.features
+            .as_ref()
+            .is_some_and(|s| s.as_of == as_of && s.dataset_version == self.manifest.dataset_version)
     }
 
     /// What the features file on disk was built for, if there is one.

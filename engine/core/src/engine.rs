@@ -126,7 +126,10 @@ impl Engine {
 
     /// Number of profiles in `segment` at `as_of`.
     pub async fn count(&self, segment: &Segment, as_of: DateTime<Utc>) -> Result<u64> {
-        let df = self.plan(segment, as_of).await?.select(vec![ident("profile_id")])?;
+        let df = self
+            .plan(segment, as_of)
+            .await?
+            .select(vec![ident("profile_id")])?;
         Ok(df.count().await? as u64)
     }
 
@@ -143,7 +146,11 @@ impl Engine {
         as_of: DateTime<Utc>,
         req: &MembersRequest,
     ) -> Result<SendableRecordBatchStream> {
-        Ok(self.members_frame(segment, as_of, req).await?.execute_stream().await?)
+        Ok(self
+            .members_frame(segment, as_of, req)
+            .await?
+            .execute_stream()
+            .await?)
     }
 
     /// The schema [`Engine::members`] returns for `req`.
@@ -151,7 +158,12 @@ impl Engine {
         let profiles = self.dataset.profiles_schema();
         let mut fields = vec![profiles.field_with_name("profile_id")?.clone()];
         for c in &req.columns {
-            fields.push(profiles.field_with_name(c).map_err(|_| self.unknown_column(c))?.clone());
+            fields.push(
+                profiles
+                    .field_with_name(c)
+                    .map_err(|_| self.unknown_column(c))?
+                    .clone(),
+            );
         }
         Ok(Arc::new(arrow::datatypes::Schema::new(fields)))
     }
@@ -194,9 +206,16 @@ impl Engine {
 
     /// Logical, optimized and physical plans of the count query.
     pub async fn explain(&self, segment: &Segment, as_of: DateTime<Utc>) -> Result<Explain> {
-        let df = self.plan(segment, as_of).await?.select(vec![ident("profile_id")])?;
+        let df = self
+            .plan(segment, as_of)
+            .await?
+            .select(vec![ident("profile_id")])?;
         let logical = df.logical_plan().display_indent().to_string();
-        let optimized = df.clone().into_optimized_plan()?.display_indent().to_string();
+        let optimized = df
+            .clone()
+            .into_optimized_plan()?
+            .display_indent()
+            .to_string();
         let physical = df.create_physical_plan().await?;
         let physical = displayable(physical.as_ref()).indent(true).to_string();
         Ok(Explain {

@@ -118,7 +118,8 @@ impl Engine {
 /// and the built-in tables at default parameters.
 async fn features_frame(cx: &Context<'_>) -> Result<DataFrame> {
     let channels = &cx.dataset.manifest().channels;
-    let in_list = |l: &[String]| ident("channel").in_list(l.iter().cloned().map(lit).collect(), false);
+    let in_list =
+        |l: &[String]| ident("channel").in_list(l.iter().cloned().map(lit).collect(), false);
     // Revenue as Float64 (like rfm.monetary), optionally for one channel class.
     let revenue = |class: Option<&[String]>| -> Result<Expr> {
         let s = sum(ident("amount"));
@@ -128,35 +129,28 @@ async fn features_frame(cx: &Context<'_>) -> Result<DataFrame> {
         };
         Ok(cast(s, DataType::Float64))
     };
-    let orders = |class: &[String]| -> Result<Expr> {
-        Ok(count(lit(1i64)).filter(in_list(class)).build()?)
-    };
-    let purchases = cx
-        .events_of(cx.purchase_types(), None)
-        .await?
-        .aggregate(
-            vec![ident("profile_id").alias("p_pid")],
-            vec![
-                min(ident("event_time")).alias("first_purchase"),
-                max(ident("event_time")).alias("last_purchase"),
-                count(lit(1i64)).alias("purchase_count"),
-                revenue(None)?.alias("revenue"),
-                orders(&channels.online)?.alias("online_orders"),
-                revenue(Some(&channels.online))?.alias("online_revenue"),
-                orders(&channels.offline)?.alias("offline_orders"),
-                revenue(Some(&channels.offline))?.alias("offline_revenue"),
-            ],
-        )?;
-    let activity = cx
-        .events_of(cx.activity_types(), None)
-        .await?
-        .aggregate(
-            vec![ident("profile_id").alias("a_pid")],
-            vec![
-                min(ident("event_time")).alias("first_activity"),
-                max(ident("event_time")).alias("last_activity"),
-            ],
-        )?;
+    let orders =
+        |class: &[String]| -> Result<Expr> { Ok(count(lit(1i64)).filter(in_list(class)).build()?) };
+    let purchases = cx.events_of(cx.purchase_types(), None).await?.aggregate(
+        vec![ident("profile_id").alias("p_pid")],
+        vec![
+            min(ident("event_time")).alias("first_purchase"),
+            max(ident("event_time")).alias("last_purchase"),
+            count(lit(1i64)).alias("purchase_count"),
+            revenue(None)?.alias("revenue"),
+            orders(&channels.online)?.alias("online_orders"),
+            revenue(Some(&channels.online))?.alias("online_revenue"),
+            orders(&channels.offline)?.alias("offline_orders"),
+            revenue(Some(&channels.offline))?.alias("offline_revenue"),
+        ],
+    )?;
+    let activity = cx.events_of(cx.activity_types(), None).await?.aggregate(
+        vec![ident("profile_id").alias("a_pid")],
+        vec![
+            min(ident("event_time")).alias("first_activity"),
+            max(ident("event_time")).alias("last_activity"),
+        ],
+    )?;
     let defaults = AnalyticsParams::default();
     let rfm = analytics::rfm::per_profile(cx, &defaults).await?;
     let rfm = rfm.select(
@@ -170,7 +164,10 @@ async fn features_frame(cx: &Context<'_>) -> Result<DataFrame> {
     )?;
     let mix = analytics::channel_mix::per_profile(cx, &defaults)
         .await?
-        .select(vec![ident("profile_id").alias("c_pid"), ident("channel_mix")])?;
+        .select(vec![
+            ident("profile_id").alias("c_pid"),
+            ident("channel_mix"),
+        ])?;
     let life = analytics::lifecycle::per_profile(cx, &defaults)
         .await?
         .select(vec![ident("profile_id").alias("l_pid"), ident("lifecycle")])?;

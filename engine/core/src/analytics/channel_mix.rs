@@ -16,11 +16,13 @@ pub const CLASSES: &[&str] = &["online_only", "offline_only", "omnichannel", "no
 /// window, if any): `profile_id, channel_mix`. Profiles without a row are
 /// `none`.
 pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
-    let since = p.window.map(|w| time::sub_duration(cx.as_of, w)).transpose()?;
+    let since = p
+        .window
+        .map(|w| time::sub_duration(cx.as_of, w))
+        .transpose()?;
     let channels = &cx.dataset.manifest().channels;
-    let in_class = |list: &[String]| {
-        ident("channel").in_list(list.iter().cloned().map(lit).collect(), false)
-    };
+    let in_class =
+        |list: &[String]| ident("channel").in_list(list.iter().cloned().map(lit).collect(), false);
     let purchases = cx.events_of(cx.purchase_types(), since).await?;
     let per = purchases.aggregate(
         vec![ident("profile_id")],

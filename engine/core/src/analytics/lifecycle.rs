@@ -19,7 +19,14 @@ pub const DEFAULT_WINDOW: Duration = Duration {
 };
 
 /// The states, in report order.
-pub const STATES: &[&str] = &["new", "returning", "resurrecting", "dormant", "lost", "never"];
+pub const STATES: &[&str] = &[
+    "new",
+    "returning",
+    "resurrecting",
+    "dormant",
+    "lost",
+    "never",
+];
 
 /// One row per profile with at least one activity before as_of:
 /// `profile_id, lifecycle`. Profiles without a row are `never`.

@@ -35,11 +35,12 @@
 //!   active, fraction; the full triangle (zero cells included) up to the
 //!   period holding the last instant before as_of.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use datafusion::common::JoinType;
 use datafusion::functions::expr_fn::{date_part, date_trunc, nullif};
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, min, sum};
@@ -47,6 +48,7 @@ use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{cast, when};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, ident, lit};
+use parquet::file::metadata::KeyValue;
 
 use super::{
     AnalyticsParams, CohortPeriod, Context, Report, ReportKind, ReportRequest, channel_mix,
@@ -55,6 +57,9 @@ use super::{
 use crate::dataset::PROFILES;
 use crate::time;
 use crate::{Engine, Error, Result};
+
+/// Directory of written reports inside a dataset: `<data>/reports/`.
+pub const REPORTS_DIR: &str = "reports";
 
 /// Most RFM bins a report accepts (the grid has bins² cells).
 pub const MAX_REPORT_BINS: u32 = 100;
@@ -111,12 +116,12 @@ impl Engine {
     /// Computes report `kind` at `req.as_of` over every profile, or over the
     /// members of `req.segment`. See the module docs for the tables.
     pub async fn report(&self, kind: ReportKind, req: &ReportRequest) -> Result<Report> {
-        if let Some(bins) = req.params.bins {
-            if bins == 0 || bins > MAX_REPORT_BINS {
-                return Err(Error::InvalidArgument(format!(
-                    "bins must be between 1 and {MAX_REPORT_BINS}, not {bins}"
-                )));
-            }
+        if let Some(bins) = req.params.bins
+            && (bins == 0 || bins > MAX_REPORT_BINS)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "bins must be between 1 and {MAX_REPORT_BINS}, not {bins}"
+            )));
         }
         let cx = Context::new(self.session(), self.dataset(), req.as_of);
         let scope = self.scope(req).await?;
@@ -128,13 +133,79 @@ impl Engine {
         };
         let mut tables = Vec::with_capacity(frames.len());
         for (name, df) in frames {
-            tables.push((name.to_string(), df.collect().await?));
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let mut batches = df.collect().await?;
+            batches.retain(|b| b.num_rows() > 0);
+            if batches.is_empty() {
+                // Always one batch, so every table carries its schema.
+                batches.push(RecordBatch::new_empty(schema));
+            }
+            tables.push((name.to_string(), batches));
         }
         Ok(Report {
             kind,
             as_of: req.as_of,
             tables,
         })
+    }
+
+    /// Writes every table of `report` (computed for `req`) to
+    /// `<data>/reports/<report>/<table>.parquet`, each atomically (temp
+    /// file + rename), with the Strata Parquet settings. The key-value
+    /// metadata records `strata.report`, `strata.as_of`,
+    /// `strata.dataset_version` and the parameters (`strata.bins`,
+    /// `strata.window`, `strata.period`, `strata.segment`). Returns the files
+    /// written.
+    pub fn write_report(&self, report: &Report, req: &ReportRequest) -> Result<Vec<PathBuf>> {
+        let dir = self
+            .dataset()
+            .dir()
+            .join(REPORTS_DIR)
+            .join(report.kind.name());
+        std::fs::create_dir_all(&dir)?;
+        let kv = |k: &str, v: String| KeyValue::new(format!("strata.{k}"), v);
+        let mut meta = vec![
+            kv("report", report.kind.name().to_string()),
+            kv(
+                "as_of",
+                report.as_of.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            ),
+            kv(
+                "dataset_version",
+                self.dataset().manifest().dataset_version.clone(),
+            ),
+        ];
+        if let Some(b) = req.params.bins {
+            meta.push(kv("bins", b.to_string()));
+        }
+        if let Some(w) = req.params.window {
+            meta.push(kv("window", w.to_string()));
+        }
+        if report.kind == ReportKind::Retention {
+            let period = match req.period {
+                CohortPeriod::Week => "week",
+                CohortPeriod::Month => "month",
+            };
+            meta.push(kv("period", period.to_string()));
+        }
+        if let Some(segment) = &req.segment {
+            meta.push(kv("segment", strata_dsl::format(segment)));
+        }
+        let mut written = Vec::with_capacity(report.tables.len());
+        for (name, batches) in &report.tables {
+            let Some(first) = batches.first() else {
+                return Err(Error::Internal(format!(
+                    "report table {name} has no schema"
+                )));
+            };
+            let props = strata_datasets::writer_properties_builder()
+                .set_key_value_metadata(Some(meta.clone()))
+                .build();
+            let path = dir.join(format!("{name}.parquet"));
+            strata_datasets::write_parquet_file(&path, first.schema(), props, batches)?;
+            written.push(path);
+        }
+        Ok(written)
     }
 
     /// The profile ids in scope, as one column [`SCOPE_PID`].
@@ -149,7 +220,13 @@ impl Engine {
 
 /// `df` restricted to the profiles in scope (semi-join on `profile_id`).
 fn in_scope(df: DataFrame, scope: DataFrame) -> Result<DataFrame> {
-    Ok(df.join(scope, JoinType::LeftSemi, &["profile_id"], &[SCOPE_PID], None)?)
+    Ok(df.join(
+        scope,
+        JoinType::LeftSemi,
+        &["profile_id"],
+        &[SCOPE_PID],
+        None,
+    )?)
 }
 
 /// A table of `labels` in column `name`, with their position in [`ORD`].
@@ -249,7 +326,13 @@ async fn rfm_report(
     };
     let mut scores = range(cx.ctx, "value", bins)?;
     for s in ["r", "f", "m"] {
-        scores = scores.join(dist(s)?, JoinType::Left, &["value"], &[&format!("{KEY}_{s}")], None)?;
+        scores = scores.join(
+            dist(s)?,
+            JoinType::Left,
+            &["value"],
+            &[&format!("{KEY}_{s}")],
+            None,
+        )?;
     }
     let scores = scores
         .select(vec![
@@ -273,9 +356,16 @@ async fn rfm_report(
             rfm::segment_expr(ident("r"), ident("f")).alias("segment"),
             profiles().alias("profiles"),
         ])?
-        .sort(vec![ident("r").sort(true, false), ident("f").sort(true, false)])?;
+        .sort(vec![
+            ident("r").sort(true, false),
+            ident("f").sort(true, false),
+        ])?;
 
-    Ok(vec![("segments", segments), ("scores", scores), ("grid", grid)])
+    Ok(vec![
+        ("segments", segments),
+        ("scores", scores),
+        ("grid", grid),
+    ])
 }
 
 // ---- channel mix --------------------------------------------------------------
@@ -290,7 +380,10 @@ async fn channel_mix_report(
         .map(|w| time::sub_duration(cx.as_of, w))
         .transpose()?;
     let channels = &cx.dataset.manifest().channels;
-    let purchases = in_scope(cx.events_of(cx.purchase_types(), since).await?, scope.clone())?;
+    let purchases = in_scope(
+        cx.events_of(cx.purchase_types(), since).await?,
+        scope.clone(),
+    )?;
 
     // Per profile in scope: class (the built-in's value), orders, revenue.
     let orders = purchases.clone().aggregate(
@@ -300,9 +393,10 @@ async fn channel_mix_report(
             sum(ident("amount")).alias("revenue"),
         ],
     )?;
-    let mix = channel_mix::per_profile(cx, p)
-        .await?
-        .select(vec![ident("profile_id").alias("__mpid"), ident("channel_mix")])?;
+    let mix = channel_mix::per_profile(cx, p).await?.select(vec![
+        ident("profile_id").alias("__mpid"),
+        ident("channel_mix"),
+    ])?;
     let per_profile = scope
         .join(mix, JoinType::Left, &[SCOPE_PID], &["__mpid"], None)?
         .join(orders, JoinType::Left, &[SCOPE_PID], &["__opid"], None)?
@@ -333,9 +427,8 @@ async fn channel_mix_report(
         .sort(vec![ident(ORD).sort(true, false)])?
         .drop_columns(&[ORD])?;
 
-    let in_list = |list: &[String]| {
-        ident("channel").in_list(list.iter().cloned().map(lit).collect(), false)
-    };
+    let in_list =
+        |list: &[String]| ident("channel").in_list(list.iter().cloned().map(lit).collect(), false);
     // Revenue stays exact (the amount's own type) until the share is taken.
     let by_channel = purchases.aggregate(
         vec![ident("channel")],
@@ -345,6 +438,8 @@ async fn channel_mix_report(
             sum(ident("amount")).alias("__revenue"),
         ],
     )?;
+    // A channel whose purchases all lack an amount has revenue 0.
+    let revenue = || coalesce(vec![cast(ident("__revenue"), DataType::Float64), lit(0f64)]);
     let channels = by_channel
         .select(vec![
             ident("channel"),
@@ -354,9 +449,8 @@ async fn channel_mix_report(
                 .alias("class"),
             ident("profiles"),
             ident("orders"),
-            coalesce(vec![cast(ident("__revenue"), DataType::Float64), lit(0f64)])
-                .alias("revenue"),
-            ratio(ident("__revenue"), total(ident("__revenue"))).alias("share"),
+            revenue().alias("revenue"),
+            ratio(revenue(), total(ident("__revenue"))).alias("share"),
         ])?
         .sort(vec![
             ident("revenue").sort(false, false),
@@ -372,9 +466,10 @@ async fn lifecycle_report(
     p: &AnalyticsParams,
     scope: DataFrame,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
-    let states = lifecycle::per_profile(cx, p)
-        .await?
-        .select(vec![ident("profile_id").alias("__lpid"), ident("lifecycle")])?;
+    let states = lifecycle::per_profile(cx, p).await?.select(vec![
+        ident("profile_id").alias("__lpid"),
+        ident("lifecycle"),
+    ])?;
     let by_state = scope
         .join(states, JoinType::Left, &[SCOPE_PID], &["__lpid"], None)?
         .aggregate(
@@ -399,7 +494,9 @@ async fn lifecycle_report(
             lit(lifecycle::STATES.len() as i64).alias(ORD),
             zero_if_null(ident("profiles")).alias("profiles"),
         ])?;
-    let all = states.clone().aggregate(vec![], vec![sum(ident("profiles")).alias("__total")])?;
+    let all = states
+        .clone()
+        .aggregate(vec![], vec![sum(ident("profiles")).alias("__total")])?;
     let table = states
         .union(churned)?
         .join(all, JoinType::Inner, &[], &[], None)?
@@ -490,7 +587,13 @@ async fn retention_report(
         vec![min(ident("__p")).alias("__c")],
     )?;
     let cells = active
-        .join(cohort_of.clone(), JoinType::Inner, &["profile_id"], &["__cpid"], None)?
+        .join(
+            cohort_of.clone(),
+            JoinType::Inner,
+            &["profile_id"],
+            &["__cpid"],
+            None,
+        )?
         .aggregate(
             vec![
                 ident("__c").alias("__cc"),
@@ -541,7 +644,13 @@ async fn retention_report(
     let cohorts = cx
         .ctx
         .read_batch(grid)?
-        .join(cells, JoinType::Left, &["__c", "period_index"], &["__cc", "__k"], None)?
+        .join(
+            cells,
+            JoinType::Left,
+            &["__c", "period_index"],
+            &["__cc", "__k"],
+            None,
+        )?
         .select(vec![
             ident("cohort_start"),
             ident("period_index"),

@@ -1,13 +1,13 @@
 //! RFM: recency, frequency, monetary scores with rank-based bins and the
 //! named segments (DESIGN.md "Semantics", RFM).
 
+use arrow::datatypes::DataType;
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::expr_fn::{count, max, sum};
 use datafusion::functions_window::expr_fn::rank;
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{ExprFunctionExt, cast, when};
 use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
-use arrow::datatypes::DataType;
 
 use super::{AnalyticsParams, Context};
 use crate::Result;
@@ -37,7 +37,10 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// m, segment`.
 pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     let bins = i64::from(p.bins.unwrap_or(DEFAULT_BINS));
-    let since = p.window.map(|w| time::sub_duration(cx.as_of, w)).transpose()?;
+    let since = p
+        .window
+        .map(|w| time::sub_duration(cx.as_of, w))
+        .transpose()?;
     let as_of_micros = cx.as_of.timestamp_micros();
     let purchases = cx.events_of(cx.purchase_types(), since).await?;
     let inputs = purchases
@@ -60,7 +63,10 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
 
     let n = Expr::from(WindowFunction::new(count_udaf(), vec![lit(1i64)]));
     let score = |order: Expr| -> Result<Expr> {
-        let rank = cast(rank().order_by(vec![order.sort(true, true)]).build()?, DataType::Int64);
+        let rank = cast(
+            rank().order_by(vec![order.sort(true, true)]).build()?,
+            DataType::Int64,
+        );
         Ok(lit(1i64) + lit(bins) * (rank - lit(1i64)) / cast(n.clone(), DataType::Int64))
     };
     // recency ranks DESC: the longest ago gets rank 1 (score 1).
@@ -104,10 +110,7 @@ pub(crate) fn segment_expr(r: Expr, f: Expr) -> Expr {
         .when(le(&r, 2), lit("cannot_lose"))
         .when(eq(&r, 3).and(le(&f, 2)), lit("about_to_sleep"))
         .when(eq(&r, 3).and(eq(&f, 3)), lit("need_attention"))
-        .when(
-            (eq(&r, 3).or(eq(&r, 4))).and(ge(&f, 4)),
-            lit("loyal"),
-        )
+        .when((eq(&r, 3).or(eq(&r, 4))).and(ge(&f, 4)), lit("loyal"))
         .when(eq(&r, 4).and(eq(&f, 1)), lit("promising"))
         .when(eq(&r, 5).and(eq(&f, 1)), lit("new_customers"))
         .when(ge(&r, 4).and(le(&f, 3)), lit("potential_loyalists"))

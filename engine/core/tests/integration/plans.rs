@@ -1,0 +1,300 @@
+//! The engine on a generated store: plan shape (one events aggregation,
+//! partition pruning), resumable member pages, fresh vs stale features,
+//! memory limit, segment references.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use arrow::array::{AsArray, Int64Array};
+use arrow::datatypes::Int64Type;
+use futures::StreamExt;
+use strata_core::{Engine, EngineConfig, Error, MembersRequest};
+
+/// A small generated store, shared by the tests of this module: generated
+/// once under cargo's test tmp dir (tests that write use a copy).
+fn store() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans-shop-p3000-s11");
+        if !path.join(strata_datasets::MANIFEST_FILE).exists() {
+            let config = strata_datasets::GenConfig {
+                profiles: 3_000,
+                seed: 11,
+                ..strata_datasets::GenConfig::default()
+            };
+            strata_datasets::generate(&config, &path).unwrap();
+        }
+        path
+    })
+}
+
+/// A private copy of the store for a test that writes to it.
+fn copy_store() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(store(), &dir.path().join("shop"));
+    dir
+}
+
+async fn open(dir: &Path) -> Engine {
+    Engine::open(
+        dir,
+        EngineConfig {
+            threads: 2,
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn count(engine: &Engine, dsl: &str) -> u64 {
+    let seg = engine.parse(dsl).unwrap();
+    engine.count(&seg, engine.default_as_of()).await.unwrap()
+}
+
+async fn ids(engine: &Engine, dsl: &str, req: &MembersRequest) -> Vec<i64> {
+    let seg = engine.parse(dsl).unwrap();
+    let mut stream = engine
+        .members(&seg, engine.default_as_of(), req)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(b) = stream.next().await {
+        let b = b.unwrap();
+        let col: &Int64Array = b.column(0).as_primitive::<Int64Type>();
+        out.extend(col.values().iter().copied());
+    }
+    out
+}
+
+#[tokio::test]
+async fn five_behavioural_conditions_share_one_events_aggregation() {
+    let engine = open(store()).await;
+    let seg = engine
+        .parse(
+            "count(purchase WITHIN 30d) >= 1 AND sum(purchase.amount WITHIN 30d) > 50 \
+             AND performed(email_open WITHIN 14d) AND NOT performed(cart_abandoned WITHIN 7d) \
+             AND max(purchase.amount WHERE channel = 'pos' WITHIN 30d) > 10",
+        )
+        .unwrap();
+    let plan = engine
+        .explain(&seg, engine.default_as_of())
+        .await
+        .unwrap()
+        .physical;
+    let partial = plan.matches("AggregateExec: mode=Partial").count();
+    assert_eq!(partial, 1, "one aggregation pass over events:\n{plan}");
+    // as_of is 2026-01-01: a 30-day window reads December 2025 only.
+    assert!(plan.contains("event_month=2025-12"), "{plan}");
+    let other_months = plan
+        .match_indices("event_month=")
+        .filter(|(i, _)| !plan[*i..].starts_with("event_month=2025-12"))
+        .count();
+    assert_eq!(other_months, 0, "partition pruning:\n{plan}");
+}
+
+#[tokio::test]
+async fn attribute_only_segments_do_not_read_events() {
+    let engine = open(store()).await;
+    let seg = engine.parse("consent_email AND country = 'US'").unwrap();
+    let plan = engine
+        .explain(&seg, engine.default_as_of())
+        .await
+        .unwrap()
+        .physical;
+    assert!(!plan.contains("events"), "{plan}");
+}
+
+#[tokio::test]
+async fn member_pages_resume_after_the_cursor() {
+    let engine = open(store()).await;
+    let dsl = "performed(purchase)";
+    let all = ids(&engine, dsl, &MembersRequest::default()).await;
+    assert!(all.len() > 500, "{} members", all.len());
+    assert!(
+        all.windows(2).all(|w| w[0] < w[1]),
+        "ordered, no duplicates"
+    );
+    assert_eq!(all.len() as u64, count(&engine, dsl).await);
+
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ids(
+            &engine,
+            dsl,
+            &MembersRequest {
+                after,
+                limit: Some(333),
+                ..MembersRequest::default()
+            },
+        )
+        .await;
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().copied();
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+}
+
+#[tokio::test]
+async fn members_carry_requested_columns_and_reject_unknown_ones() {
+    let engine = open(store()).await;
+    let seg = engine.parse("consent_email").unwrap();
+    let req = MembersRequest {
+        columns: vec!["email".into(), "country".into()],
+        limit: Some(10),
+        ..MembersRequest::default()
+    };
+    let mut s = engine
+        .members(&seg, engine.default_as_of(), &req)
+        .await
+        .unwrap();
+    let b = s.next().await.unwrap().unwrap();
+    let names: Vec<_> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["profile_id", "email", "country"]);
+
+    let bad = MembersRequest {
+        columns: vec!["emial".into()],
+        ..MembersRequest::default()
+    };
+    let err = engine
+        .members(&seg, engine.default_as_of(), &bad)
+        .await
+        .err()
+        .expect("unknown column");
+    let msg = err.to_string();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{msg}");
+    assert!(msg.contains("did you mean 'email'"), "{msg}");
+}
+
+const BUILTIN_SEGMENTS: &[&str] = &[
+    "rfm.segment = 'champions'",
+    "rfm.r >= 4 AND rfm.f <= 2",
+    "rfm.monetary > 500",
+    "channel_mix = 'omnichannel'",
+    "channel_mix = 'none'",
+    "lifecycle IN ('dormant', 'lost')",
+    "lifecycle = 'never'",
+    "NOT rfm.segment = 'hibernating'",
+];
+
+#[tokio::test]
+async fn fresh_features_give_the_same_counts_and_stale_ones_are_ignored() {
+    let dir = copy_store();
+    let data = dir.path().join("shop");
+    let engine = open(&data).await;
+    let mut from_events = Vec::new();
+    for dsl in BUILTIN_SEGMENTS {
+        from_events.push(count(&engine, dsl).await);
+    }
+    let as_of = engine.default_as_of();
+    engine.refresh_features(as_of).await.unwrap();
+
+    // Reopened: the features are fresh for this as_of and used.
+    let engine = open(&data).await;
+    assert!(engine.dataset().fresh_features(as_of));
+    let seg = engine.parse(BUILTIN_SEGMENTS[0]).unwrap();
+    let plan = engine.explain(&seg, as_of).await.unwrap().physical;
+    assert!(plan.contains("profile_features.parquet"), "{plan}");
+    assert!(!plan.contains("event_month="), "{plan}");
+    for (dsl, expected) in BUILTIN_SEGMENTS.iter().zip(&from_events) {
+        assert_eq!(count(&engine, dsl).await, *expected, "{dsl}");
+    }
+
+    // Another as_of: not covered, computed from events.
+    let earlier = as_of - chrono::TimeDelta::days(30);
+    assert!(!engine.dataset().fresh_features(earlier));
+    let plan = engine.explain(&seg, earlier).await.unwrap().physical;
+    assert!(!plan.contains("profile_features.parquet"), "{plan}");
+
+    // A write changes the dataset version: the features become stale.
+    engine
+        .dataset()
+        .segments()
+        .save("vip", "rfm.segment = 'champions'")
+        .unwrap();
+    let engine = open(&data).await;
+    assert!(!engine.dataset().fresh_features(as_of));
+    let plan = engine.explain(&seg, as_of).await.unwrap().physical;
+    assert!(!plan.contains("profile_features.parquet"), "{plan}");
+    assert_eq!(count(&engine, BUILTIN_SEGMENTS[0]).await, from_events[0]);
+}
+
+#[tokio::test]
+async fn saved_segments_compose_and_cycles_are_errors() {
+    let dir = copy_store();
+    let data = dir.path().join("shop");
+    let engine = open(&data).await;
+    let store = engine.dataset().segments();
+    store.save("buyers", "performed(purchase)").unwrap();
+    store
+        .save("email_buyers", "IN SEGMENT buyers AND consent_email")
+        .unwrap();
+    let engine = open(&data).await;
+    assert_eq!(
+        count(&engine, "IN SEGMENT email_buyers").await,
+        count(&engine, "performed(purchase) AND consent_email").await
+    );
+    assert_eq!(
+        count(&engine, "NOT IN SEGMENT buyers").await,
+        count(&engine, "NOT performed(purchase)").await
+    );
+
+    store.save("a", "IN SEGMENT b").unwrap();
+    store.save("b", "IN SEGMENT a").unwrap();
+    let engine = open(&data).await;
+    let err = match engine.parse("IN SEGMENT a") {
+        Err(e) => e,
+        Ok(seg) => engine
+            .count(&seg, engine.default_as_of())
+            .await
+            .expect_err("cycle"),
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cycle") || msg.contains("refers to itself"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_query_over_the_memory_limit_fails_cleanly() {
+    let engine = Engine::open(
+        store(),
+        EngineConfig {
+            threads: 2,
+            memory_limit: 64 << 10,
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let seg = engine
+        .parse("count(any) > 3 AND sum(purchase.amount) > 10 AND avg(add_to_cart.amount) > 1")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = engine
+        .count(&seg, engine.default_as_of())
+        .await
+        .expect_err("64 KiB is not enough");
+    assert!(matches!(err, Error::ResourcesExhausted(_)), "{err}");
+}
