@@ -5,3 +5,4 @@ mod describe;
 mod generate;
 mod import;
 mod manifest;
+mod readers;

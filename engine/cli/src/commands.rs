@@ -1,8 +1,10 @@
 //! One module per family of subcommands.
 
+pub(crate) mod analytics;
 pub(crate) mod client;
 pub(crate) mod demo;
 pub(crate) mod dsl;
+pub(crate) mod plot;
 pub(crate) mod query;
 pub(crate) mod refresh;
 pub(crate) mod serve;

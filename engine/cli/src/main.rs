@@ -1,6 +1,7 @@
 //! `strata`: generate or import a dataset, query segments, serve them.
 
 use clap::{Parser, Subcommand};
+use strata_core::analytics::ReportKind;
 
 mod commands;
 
@@ -39,6 +40,15 @@ enum Command {
     Parse(commands::dsl::ParseArgs),
     /// Rewrite .seg files in canonical form.
     Fmt(commands::dsl::FmtArgs),
+    /// RFM report: named segments, score distributions, the R×F grid.
+    Rfm(commands::analytics::ReportArgs),
+    /// Channel-mix report: online only / offline only / omnichannel / none,
+    /// and revenue by channel.
+    ChannelMix(commands::analytics::ReportArgs),
+    /// Lifecycle report: new, returning, resurrecting, dormant, lost, never.
+    Lifecycle(commands::analytics::ReportArgs),
+    /// Retention report: weekly or monthly cohorts by first activity.
+    Retention(commands::analytics::ReportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +75,10 @@ fn main() -> std::process::ExitCode {
         Command::Explain(a) => commands::query::explain(a),
         Command::Parse(a) => commands::dsl::parse(a),
         Command::Fmt(a) => commands::dsl::fmt(a),
+        Command::Rfm(a) => commands::analytics::run(ReportKind::Rfm, a),
+        Command::ChannelMix(a) => commands::analytics::run(ReportKind::ChannelMix, a),
+        Command::Lifecycle(a) => commands::analytics::run(ReportKind::Lifecycle, a),
+        Command::Retention(a) => commands::analytics::run(ReportKind::Retention, a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,12 +6,13 @@
 //! per-profile table, so a built-in and its report always agree.
 
 use chrono::{DateTime, Utc};
+use datafusion::common::JoinType;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, ident, lit};
 use strata_dsl::ast::Duration;
 
 use crate::Result;
 use crate::compile::{conjunction, ts_lit};
-use crate::dataset::{Dataset, EVENT_MONTH, EVENTS};
+use crate::dataset::{Dataset, EVENT_MONTH, EVENTS, PROFILES};
 use crate::time;
 
 pub mod channel_mix;
@@ -20,6 +21,9 @@ mod report;
 pub mod rfm;
 
 pub use report::{MAX_REPORT_BINS, REPORTS_DIR};
+
+/// Profile ids of the `profiles` table, in [`Context::events_of`].
+const KNOWN_PID: &str = "__strata_known_pid";
 
 /// Optional parameters shared by the analyses: RFM `bins` and `lookback`
 /// (as `window`), the channel-mix window, the lifecycle window W.
@@ -73,7 +77,22 @@ impl<'a> Context<'a> {
             filters.push(ident("event_time").gt_eq(ts_lit(since)));
             filters.push(ident(EVENT_MONTH).gt_eq(lit(time::month_key(since))));
         }
-        Ok(self.ctx.table(EVENTS).await?.filter(conjunction(filters))?)
+        let events = self.ctx.table(EVENTS).await?.filter(conjunction(filters))?;
+        // Only events of profiles: ids without a row in `profiles` are not
+        // profiles, so they must not count among RFM's n scored profiles
+        // (nor as profiles in the reports).
+        let known = self
+            .ctx
+            .table(PROFILES)
+            .await?
+            .select(vec![ident("profile_id").alias(KNOWN_PID)])?;
+        Ok(events.join(
+            known,
+            JoinType::LeftSemi,
+            &["profile_id"],
+            &[KNOWN_PID],
+            None,
+        )?)
     }
 
     pub(crate) fn purchase_types(&self) -> &[String] {

@@ -146,11 +146,15 @@ impl Engine {
         as_of: DateTime<Utc>,
         req: &MembersRequest,
     ) -> Result<SendableRecordBatchStream> {
-        Ok(self
+        let stream = self
             .members_frame(segment, as_of, req)
             .await?
             .execute_stream()
-            .await?)
+            .await?;
+        Ok(match req.limit {
+            Some(limit) => limit_stream(stream, limit),
+            None => stream,
+        })
     }
 
     /// The schema [`Engine::members`] returns for `req`.
@@ -184,9 +188,10 @@ impl Engine {
         df = df
             .select(cols)?
             .sort(vec![ident("profile_id").sort(true, false)])?;
-        if let Some(limit) = req.limit {
-            df = df.limit(0, Some(limit))?;
-        }
+        // No `df.limit(..)`: DataFusion 55 pushes the fetch into the Parquet
+        // scan together with the pushed-down filters and cuts rows before
+        // filtering them, so a page could miss members (found by the
+        // engine-vs-reference test). [`Engine::members`] cuts the stream.
         Ok(df)
     }
 
@@ -267,4 +272,24 @@ impl Engine {
         };
         Ok(Expr { kind, span: e.span })
     }
+}
+
+/// The first `limit` rows of `stream`; dropping the rest of the stream
+/// cancels the query.
+fn limit_stream(stream: SendableRecordBatchStream, limit: usize) -> SendableRecordBatchStream {
+    use futures::StreamExt;
+    let schema = stream.schema();
+    let limited = stream.scan(limit, |left, batch| {
+        let next = match batch {
+            Ok(_) if *left == 0 => None,
+            Ok(b) => {
+                let n = b.num_rows().min(*left);
+                *left -= n;
+                Some(Ok(b.slice(0, n)))
+            }
+            Err(e) => Some(Err(e)),
+        };
+        futures::future::ready(next)
+    });
+    Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, limited))
 }

@@ -30,32 +30,38 @@ pub(crate) struct ClientArgs {
     pub(crate) token: Option<String>,
 }
 
-type Client = SegmentServiceClient<
-    InterceptedService<Channel, Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>>,
->;
+/// Adds the bearer token to every request.
+type AuthFn =
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
+
+type Client = SegmentServiceClient<InterceptedService<Channel, AuthFn>>;
 
 /// A SegmentService client for `url`, sending `token` if given.
 pub(crate) async fn connect(url: &str, token: Option<&str>) -> anyhow::Result<Client> {
     let mut endpoint = Channel::from_shared(url.to_string())
         .with_context(|| format!("'{url}' is not a server URL (e.g. http://127.0.0.1:50051)"))?;
     if url.starts_with("https://") {
-        endpoint = endpoint.tls_config(tonic::transport::ClientTlsConfig::new().with_enabled_roots())?;
+        endpoint =
+            endpoint.tls_config(tonic::transport::ClientTlsConfig::new().with_enabled_roots())?;
     }
     let channel = endpoint
         .connect()
         .await
         .with_context(|| format!("connecting to {url}"))?;
     let header: Option<MetadataValue<_>> = match token {
-        Some(t) => Some(format!("Bearer {t}").parse().context("token has invalid characters")?),
+        Some(t) => Some(
+            format!("Bearer {t}")
+                .parse()
+                .context("token has invalid characters")?,
+        ),
         None => None,
     };
-    let interceptor: Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send> =
-        Box::new(move |mut req: tonic::Request<()>| {
-            if let Some(h) = &header {
-                req.metadata_mut().insert("authorization", h.clone());
-            }
-            Ok(req)
-        });
+    let interceptor: AuthFn = Box::new(move |mut req: tonic::Request<()>| {
+        if let Some(h) = &header {
+            req.metadata_mut().insert("authorization", h.clone());
+        }
+        Ok(req)
+    });
     Ok(SegmentServiceClient::with_interceptor(channel, interceptor)
         .accept_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(256 << 20))
@@ -98,7 +104,9 @@ pub(crate) async fn count(
         .map_err(status)?
         .into_inner();
     println!("{}", r.count);
-    let elapsed = r.elapsed.map_or(0.0, |d| d.seconds as f64 * 1e3 + d.nanos as f64 / 1e6);
+    let elapsed = r
+        .elapsed
+        .map_or(0.0, |d| d.seconds as f64 * 1e3 + d.nanos as f64 / 1e6);
     let at = r
         .as_of
         .and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos as u32))
@@ -114,18 +122,31 @@ pub(crate) async fn count(
     Ok(())
 }
 
+/// Which members to ask the server for.
+#[derive(Debug)]
+pub(crate) struct MembersAsk {
+    pub(crate) text: String,
+    pub(crate) at: Option<DateTime<Utc>>,
+    pub(crate) columns: Vec<String>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) after: Option<i64>,
+}
+
 /// Streams members from the server into `sink` (ids only, or the
 /// requested columns from the batches' Arrow IPC).
 pub(crate) async fn members(
     c: &ClientArgs,
     url: &str,
-    text: String,
-    at: Option<DateTime<Utc>>,
-    columns: Vec<String>,
-    limit: Option<usize>,
-    after: Option<i64>,
+    ask: MembersAsk,
     mut write: impl FnMut(&RecordBatch) -> anyhow::Result<()>,
 ) -> anyhow::Result<usize> {
+    let MembersAsk {
+        text,
+        at,
+        columns,
+        limit,
+        after,
+    } = ask;
     let mut client = connect(url, c.token.as_deref()).await?;
     let cursor = match (after, at) {
         (Some(a), Some(t)) => format!("m1.{}.{a}", t.timestamp_micros()),
@@ -145,13 +166,20 @@ pub(crate) async fn members(
         .await
         .map_err(status)?
         .into_inner();
-    let ids_schema = Arc::new(Schema::new(vec![Field::new("profile_id", DataType::Int64, false)]));
+    let ids_schema = Arc::new(Schema::new(vec![Field::new(
+        "profile_id",
+        DataType::Int64,
+        false,
+    )]));
     let start = Instant::now();
     let mut rows = 0;
     while let Some(msg) = stream.next().await {
         let msg = msg.map_err(status)?;
         if with_columns {
-            let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(msg.arrow_ipc), None)?;
+            let reader = arrow::ipc::reader::StreamReader::try_new(
+                std::io::Cursor::new(msg.arrow_ipc),
+                None,
+            )?;
             for b in reader {
                 let b = b?;
                 rows += b.num_rows();

@@ -81,7 +81,10 @@ impl SegmentArgs {
             strata_core::Error::Dsl(d) => anyhow::anyhow!("{}", super::dsl::render(&d, &text)),
             other => other.into(),
         })?;
-        Ok((segment, self.as_of.unwrap_or_else(|| engine.default_as_of())))
+        Ok((
+            segment,
+            self.as_of.unwrap_or_else(|| engine.default_as_of()),
+        ))
     }
 }
 
@@ -229,11 +232,13 @@ fn members_remote(a: MembersArgs, url: String) -> anyhow::Result<()> {
         super::client::members(
             &a.client,
             &url,
-            text,
-            a.segment.as_of,
-            a.columns.clone(),
-            a.limit,
-            a.after,
+            super::client::MembersAsk {
+                text,
+                at: a.segment.as_of,
+                columns: a.columns.clone(),
+                limit: a.limit,
+                after: a.after,
+            },
             |batch| {
                 if sink.is_none() {
                     sink = Some(Sink::new(a.format, a.output.as_deref(), batch.schema())?);
@@ -354,5 +359,6 @@ pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
         "gib" | "g" => 1 << 30,
         other => return Err(format!("unknown size unit '{other}': use KiB, MiB or GiB")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
 }

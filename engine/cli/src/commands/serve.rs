@@ -82,7 +82,8 @@ pub(crate) fn generate_demo(data: &Path) -> anyhow::Result<()> {
         data.display()
     );
     let out = data.to_string_lossy();
-    let args = Wrap::try_parse_from(["gen", "--scale", "s", "--seed", "7", "--out", &out])?.gen_args;
+    let args =
+        Wrap::try_parse_from(["gen", "--scale", "s", "--seed", "7", "--out", &out])?.gen_args;
     strata_datasets::cli::run_gen(args)?;
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! Lifecycle states with window W (DESIGN.md "Semantics", lifecycle):
 //! new, returning, resurrecting, dormant, lost; `never` without activity.
 
-use chrono::TimeDelta;
 use datafusion::functions_aggregate::expr_fn::{count, min};
 use datafusion::logical_expr::{ExprFunctionExt, when};
 use datafusion::prelude::{DataFrame, ident, lit};
@@ -33,9 +32,13 @@ pub const STATES: &[&str] = &[
 pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     let w = p.window.unwrap_or(DEFAULT_WINDOW);
     let c_start = time::sub_duration(cx.as_of, w)?;
-    // P = [as_of - 2W, as_of - W): W applied twice (calendar-aware for months).
-    let p_start = time::sub_duration(c_start, w)?;
-    debug_assert!(p_start <= c_start && c_start <= cx.as_of - TimeDelta::zero());
+    // P = [as_of - 2W, as_of - W), with 2W taken from as_of (for calendar
+    // months this differs from applying W twice when month ends clamp).
+    let twice = Duration {
+        amount: w.amount.saturating_mul(2),
+        unit: w.unit,
+    };
+    let p_start = time::sub_duration(cx.as_of, twice)?;
     let activity = cx.events_of(cx.activity_types(), None).await?;
     let t = || ident("event_time");
     let per = activity.aggregate(

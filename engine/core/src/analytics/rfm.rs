@@ -2,6 +2,7 @@
 //! named segments (DESIGN.md "Semantics", RFM).
 
 use arrow::datatypes::DataType;
+use datafusion::common::JoinType;
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::expr_fn::{count, max, sum};
 use datafusion::functions_window::expr_fn::rank;
@@ -11,6 +12,7 @@ use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
 
 use super::{AnalyticsParams, Context};
 use crate::Result;
+use crate::dataset::PROFILES;
 use crate::time;
 
 /// Default number of score bins.
@@ -43,6 +45,13 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
         .transpose()?;
     let as_of_micros = cx.as_of.timestamp_micros();
     let purchases = cx.events_of(cx.purchase_types(), since).await?;
+    // Only profiles are scored: events of ids without a profile row take no
+    // part in the ranking (n counts profiles).
+    let profiles = cx
+        .ctx
+        .table(PROFILES)
+        .await?
+        .select(vec![ident("profile_id").alias("__rfm_pid")])?;
     let inputs = purchases
         .aggregate(
             vec![ident("profile_id")],
@@ -51,6 +60,13 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
                 count(lit(1i64)).alias("frequency"),
                 cast(sum(ident("amount")), DataType::Float64).alias("monetary_raw"),
             ],
+        )?
+        .join(
+            profiles,
+            JoinType::LeftSemi,
+            &["profile_id"],
+            &["__rfm_pid"],
+            None,
         )?
         .select(vec![
             ident("profile_id"),

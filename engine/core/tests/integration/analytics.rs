@@ -10,23 +10,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, Utc};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use strata_core::analytics::{
-    AnalyticsParams, CohortPeriod, Report, ReportKind, ReportRequest,
-};
+use strata_core::analytics::{AnalyticsParams, CohortPeriod, Report, ReportKind, ReportRequest};
 use strata_core::{Engine, EngineConfig};
 use strata_dsl::ast::{Duration, TimeUnit};
 
 use crate::random::{self, RandomDataset, micros};
-use crate::reference::{
-    Data, Event, MICROS_PER_DAY, Profile, Val, date_of_days, rfm_segment, sub,
-};
+use crate::reference::{Data, Event, MICROS_PER_DAY, Profile, Val, date_of_days, rfm_segment, sub};
 
 const DEFAULT_SEED: u64 = 0x5742_A7A0_0000_0505;
 
@@ -43,7 +39,14 @@ const RFM_SEGMENTS: &[&str] = &[
     "champions",
 ];
 const CLASSES: &[&str] = &["online_only", "offline_only", "omnichannel", "none"];
-const STATES: &[&str] = &["new", "returning", "resurrecting", "dormant", "lost", "never"];
+const STATES: &[&str] = &[
+    "new",
+    "returning",
+    "resurrecting",
+    "dormant",
+    "lost",
+    "never",
+];
 
 fn env_u64(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
@@ -82,44 +85,60 @@ impl Table {
         let batches = report
             .table(name)
             .unwrap_or_else(|| panic!("report has no table {name}"));
-        Table(batches.first().map(|b| concat_batches(&b.schema(), batches).expect("concat")))
+        Table(
+            batches
+                .first()
+                .map(|b| concat_batches(&b.schema(), batches).expect("concat")),
+        )
     }
     fn len(&self) -> usize {
         self.0.as_ref().map_or(0, |b| b.num_rows())
     }
     fn column(&self, name: &str, ty: &DataType) -> Option<arrow::array::ArrayRef> {
         let b = self.0.as_ref()?;
-        let c = b.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+        let c = b
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
         Some(cast(c, ty).expect("cast"))
     }
     fn i64s(&self, name: &str) -> Vec<i64> {
-        self.column(name, &DataType::Int64).map_or_else(Vec::new, |c| {
-            let a = c.as_primitive::<Int64Type>();
-            assert_eq!(a.null_count(), 0, "{name} has NULLs");
-            a.values().to_vec()
-        })
+        self.column(name, &DataType::Int64)
+            .map_or_else(Vec::new, |c| {
+                let a = c.as_primitive::<Int64Type>();
+                assert_eq!(a.null_count(), 0, "{name} has NULLs");
+                a.values().to_vec()
+            })
     }
     fn f64s(&self, name: &str) -> Vec<Option<f64>> {
-        self.column(name, &DataType::Float64).map_or_else(Vec::new, |c| {
-            c.as_primitive::<Float64Type>().iter().collect()
-        })
+        self.column(name, &DataType::Float64)
+            .map_or_else(Vec::new, |c| {
+                c.as_primitive::<Float64Type>().iter().collect()
+            })
     }
     fn strs(&self, name: &str) -> Vec<Option<String>> {
-        self.column(name, &DataType::Utf8).map_or_else(Vec::new, |c| {
-            c.as_string::<i32>().iter().map(|s| s.map(str::to_string)).collect()
-        })
+        self.column(name, &DataType::Utf8)
+            .map_or_else(Vec::new, |c| {
+                c.as_string::<i32>()
+                    .iter()
+                    .map(|s| s.map(str::to_string))
+                    .collect()
+            })
     }
     fn labels(&self, name: &str) -> Vec<String> {
-        self.strs(name).into_iter().map(|s| s.expect("label")).collect()
+        self.strs(name)
+            .into_iter()
+            .map(|s| s.expect("label"))
+            .collect()
     }
     fn dates(&self, name: &str) -> Vec<NaiveDate> {
-        self.column(name, &DataType::Date32).map_or_else(Vec::new, |c| {
-            c.as_primitive::<Date32Type>()
-                .values()
-                .iter()
-                .map(|&d| date_of_days(i64::from(d)))
-                .collect()
-        })
+        self.column(name, &DataType::Date32)
+            .map_or_else(Vec::new, |c| {
+                c.as_primitive::<Date32Type>()
+                    .values()
+                    .iter()
+                    .map(|&d| date_of_days(i64::from(d)))
+                    .collect()
+            })
     }
 }
 
@@ -173,7 +192,12 @@ struct NaiveRfm {
 }
 
 /// RFM of every profile with a purchase before as_of (within the lookback).
-fn naive_rfm(data: &Data, as_of: i64, bins: i64, lookback: Option<Duration>) -> BTreeMap<i64, NaiveRfm> {
+fn naive_rfm(
+    data: &Data,
+    as_of: i64,
+    bins: i64,
+    lookback: Option<Duration>,
+) -> BTreeMap<i64, NaiveRfm> {
     let since = lookback.map_or(i64::MIN, |d| sub(as_of, d));
     let mut rows = BTreeMap::new();
     for p in &data.profiles {
@@ -213,7 +237,12 @@ fn naive_rfm(data: &Data, as_of: i64, bins: i64, lookback: Option<Duration>) -> 
 }
 
 /// Channel-mix class, orders and revenue (cents) of one profile.
-fn naive_mix(data: &Data, as_of: i64, window: Option<Duration>, id: i64) -> (&'static str, i64, i128) {
+fn naive_mix(
+    data: &Data,
+    as_of: i64,
+    window: Option<Duration>,
+    id: i64,
+) -> (&'static str, i64, i128) {
     let since = window.map_or(i64::MIN, |d| sub(as_of, d));
     let (mut online, mut offline, mut orders, mut revenue) = (false, false, 0, 0);
     for e in existing(data, as_of, id) {
@@ -244,7 +273,9 @@ fn naive_lifecycle(data: &Data, as_of: i64, w: i64, id: i64) -> &'static str {
         .filter(|e| data.activity_types.contains(&e.event_type))
         .map(|e| e.time_micros)
         .collect();
-    let Some(&first) = times.iter().min() else { return "never" };
+    let Some(&first) = times.iter().min() else {
+        return "never";
+    };
     let in_c = times.iter().any(|&t| t >= c);
     let in_p = times.iter().any(|&t| t >= p && t < c);
     if first >= c {
@@ -288,13 +319,19 @@ fn naive_retention(
     for &id in scope {
         for e in existing(data, as_of, id) {
             if data.activity_types.contains(&e.event_type) {
-                periods.entry(id).or_default().insert(period_of(period, e.time_micros));
+                periods
+                    .entry(id)
+                    .or_default()
+                    .insert(period_of(period, e.time_micros));
             }
         }
     }
     let mut cohorts: BTreeMap<NaiveDate, Vec<i64>> = BTreeMap::new();
     for (id, ps) in &periods {
-        cohorts.entry(*ps.first().expect("non-empty")).or_default().push(*id);
+        cohorts
+            .entry(*ps.first().expect("non-empty"))
+            .or_default()
+            .push(*id);
     }
     // The last period shown holds the last instant that exists.
     let last = period_of(period, as_of - 1);
@@ -338,8 +375,9 @@ impl Scope {
             Scope::All => true,
             Scope::AgeAtLeast21 => matches!(p.attrs.get("age"), Some(Val::Int(a)) if *a >= 21),
             Scope::NotUs => !matches!(p.attrs.get("country"), Some(Val::Str(c)) if c == "US"),
-            Scope::PurchasedWithin30d => existing(data, as_of, p.id)
-                .any(|e| e.event_type == "purchase" && e.time_micros >= as_of - 30 * MICROS_PER_DAY),
+            Scope::PurchasedWithin30d => existing(data, as_of, p.id).any(|e| {
+                e.event_type == "purchase" && e.time_micros >= as_of - 30 * MICROS_PER_DAY
+            }),
         }
     }
 
@@ -392,7 +430,10 @@ impl Case<'_> {
             .engine
             .parse(&text)
             .unwrap_or_else(|e| panic!("{}: {text}: {e}", self.label));
-        self.engine.count(&seg, instant(self.as_of)).await.expect("count") as i64
+        self.engine
+            .count(&seg, instant(self.as_of))
+            .await
+            .expect("count") as i64
     }
 
     async fn check_rfm(&self, bins: Option<u32>, lookback: Option<Duration>) {
@@ -409,14 +450,19 @@ impl Case<'_> {
         let b = i64::from(bins.unwrap_or(5));
         let scope = self.scope.members(self.data, self.as_of);
         let all = naive_rfm(self.data, self.as_of, b, lookback);
-        let scored: Vec<(&i64, &NaiveRfm)> = all.iter().filter(|(id, _)| scope.contains(id)).collect();
+        let scored: Vec<(&i64, &NaiveRfm)> =
+            all.iter().filter(|(id, _)| scope.contains(id)).collect();
         let n = scored.len() as f64;
 
         let t = Table::of(&report, "segments");
         assert_eq!(t.labels("segment"), RFM_SEGMENTS, "{what}");
         let (profiles, share) = (t.i64s("profiles"), t.f64s("share"));
-        let (rec, freq, mon, rev) =
-            (t.f64s("avg_recency_days"), t.f64s("avg_frequency"), t.f64s("avg_monetary"), t.f64s("revenue"));
+        let (rec, freq, mon, rev) = (
+            t.f64s("avg_recency_days"),
+            t.f64s("avg_frequency"),
+            t.f64s("avg_monetary"),
+            t.f64s("revenue"),
+        );
         let mut params_text = Vec::new();
         if let Some(b) = bins {
             params_text.push(format!("bins = {b}"));
@@ -465,15 +511,31 @@ impl Case<'_> {
         }
         // r distribution against the built-in, for the top score.
         let dsl = self.count(&format!("{rfm}.r = {b}")).await;
-        assert_eq!(dsl, *t.i64s("r_profiles").last().expect("bins >= 1"), "{what}: r = {b}");
+        assert_eq!(
+            dsl,
+            *t.i64s("r_profiles").last().expect("bins >= 1"),
+            "{what}: r = {b}"
+        );
 
         let t = Table::of(&report, "grid");
-        let (r, f, seg, cnt) = (t.i64s("r"), t.i64s("f"), t.labels("segment"), t.i64s("profiles"));
+        let (r, f, seg, cnt) = (
+            t.i64s("r"),
+            t.i64s("f"),
+            t.labels("segment"),
+            t.i64s("profiles"),
+        );
         assert_eq!(t.len() as i64, b * b, "{what} grid size");
         for i in 0..t.len() {
-            assert_eq!((r[i], f[i]), (i as i64 / b + 1, i as i64 % b + 1), "{what} grid order");
+            assert_eq!(
+                (r[i], f[i]),
+                (i as i64 / b + 1, i as i64 % b + 1),
+                "{what} grid order"
+            );
             assert_eq!(seg[i], rfm_segment(r[i], f[i]), "{what} grid segment");
-            let want = scored.iter().filter(|(_, v)| v.r == r[i] && v.f == f[i]).count() as i64;
+            let want = scored
+                .iter()
+                .filter(|(_, v)| v.r == r[i] && v.f == f[i])
+                .count() as i64;
             assert_eq!(cnt[i], want, "{what} grid ({}, {})", r[i], f[i]);
         }
     }
@@ -483,7 +545,10 @@ impl Case<'_> {
         let params = AnalyticsParams { bins: None, window };
         let report = self
             .engine
-            .report(ReportKind::ChannelMix, &self.request(params, CohortPeriod::Month))
+            .report(
+                ReportKind::ChannelMix,
+                &self.request(params, CohortPeriod::Month),
+            )
             .await
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         let scope = self.scope.members(self.data, self.as_of);
@@ -494,8 +559,12 @@ impl Case<'_> {
 
         let t = Table::of(&report, "classes");
         assert_eq!(t.labels("class"), CLASSES, "{what}");
-        let (profiles, orders, revenue, rpp) =
-            (t.i64s("profiles"), t.i64s("orders"), t.f64s("revenue"), t.f64s("revenue_per_profile"));
+        let (profiles, orders, revenue, rpp) = (
+            t.i64s("profiles"),
+            t.i64s("orders"),
+            t.f64s("revenue"),
+            t.f64s("revenue_per_profile"),
+        );
         let builtin = match window {
             Some(w) => format!("channel_mix(window = {w})"),
             None => "channel_mix".to_string(),
@@ -550,7 +619,10 @@ impl Case<'_> {
             };
             assert_eq!(class[i], want_class, "{w}");
             if i > 0 {
-                assert!(revenue[i - 1] >= revenue[i], "{what}: channels by revenue, descending");
+                assert!(
+                    revenue[i - 1] >= revenue[i],
+                    "{what}: channels by revenue, descending"
+                );
             }
         }
     }
@@ -563,7 +635,10 @@ impl Case<'_> {
         };
         let report = self
             .engine
-            .report(ReportKind::Lifecycle, &self.request(params, CohortPeriod::Month))
+            .report(
+                ReportKind::Lifecycle,
+                &self.request(params, CohortPeriod::Month),
+            )
             .await
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         let w = i64::from(window_days.unwrap_or(90));
@@ -583,7 +658,10 @@ impl Case<'_> {
         };
         for (i, name) in names.iter().enumerate() {
             let (want, cond) = if *name == "churned" {
-                let n = states.iter().filter(|s| matches!(**s, "dormant" | "lost")).count();
+                let n = states
+                    .iter()
+                    .filter(|s| matches!(**s, "dormant" | "lost"))
+                    .count();
                 (n, format!("{builtin} IN ('dormant', 'lost')"))
             } else {
                 let n = states.iter().filter(|s| *s == name).count();
@@ -600,14 +678,22 @@ impl Case<'_> {
         let what = format!("{} retention {period:?}", self.label);
         let report = self
             .engine
-            .report(ReportKind::Retention, &self.request(AnalyticsParams::default(), period))
+            .report(
+                ReportKind::Retention,
+                &self.request(AnalyticsParams::default(), period),
+            )
             .await
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         let scope = self.scope.members(self.data, self.as_of);
         let want = naive_retention(self.data, self.as_of, period, &scope);
         let t = Table::of(&report, "cohorts");
         let got: Vec<(NaiveDate, i64, i64, i64)> = {
-            let (c, k, n, a) = (t.dates("cohort_start"), t.i64s("period_index"), t.i64s("cohort_size"), t.i64s("active"));
+            let (c, k, n, a) = (
+                t.dates("cohort_start"),
+                t.i64s("period_index"),
+                t.i64s("cohort_size"),
+                t.i64s("active"),
+            );
             (0..t.len()).map(|i| (c[i], k[i], n[i], a[i])).collect()
         };
         assert_eq!(got, want, "{what}");
@@ -659,18 +745,33 @@ async fn reports_equal_naive_computation_on_random_datasets() {
         let bins = choose(&mut rng, &[None, Some(1), Some(3), Some(5), Some(7)]);
         let lookback = choose(
             &mut rng,
-            &[None, Some(days(30)), Some(days(90)), Some(Duration::new(1, TimeUnit::Months)), Some(Duration::new(1, TimeUnit::Years))],
+            &[
+                None,
+                Some(days(30)),
+                Some(days(90)),
+                Some(Duration::new(1, TimeUnit::Months)),
+                Some(Duration::new(1, TimeUnit::Years)),
+            ],
         );
         case.check_rfm(bins, lookback).await;
         let window = choose(
             &mut rng,
-            &[None, Some(days(7)), Some(days(30)), Some(Duration::new(3, TimeUnit::Months))],
+            &[
+                None,
+                Some(days(7)),
+                Some(days(30)),
+                Some(Duration::new(3, TimeUnit::Months)),
+            ],
         );
         case.check_channel_mix(window).await;
         let w = choose(&mut rng, &[None, Some(7), Some(14), Some(30), Some(60)]);
         case.check_lifecycle(w).await;
-        case.check_retention(if rng.random_bool(0.5) { CohortPeriod::Week } else { CohortPeriod::Month })
-            .await;
+        case.check_retention(if rng.random_bool(0.5) {
+            CohortPeriod::Week
+        } else {
+            CohortPeriod::Month
+        })
+        .await;
     }
 }
 
@@ -680,7 +781,14 @@ async fn reports_equal_naive_computation_on_random_datasets() {
 
 fn profile(id: i64, age: Option<i64>) -> Profile {
     let mut attrs = BTreeMap::new();
-    for name in ["country", "score", "consent", "birth_date", "signup_at", "interests"] {
+    for name in [
+        "country",
+        "score",
+        "consent",
+        "birth_date",
+        "signup_at",
+        "interests",
+    ] {
         attrs.insert(name.to_string(), Val::Null);
     }
     attrs.insert("age".into(), age.map_or(Val::Null, Val::Int));
@@ -722,7 +830,13 @@ fn handmade(as_of: i64, profiles: Vec<Profile>, mut events: Vec<Event>) -> Rando
     }
 }
 
-async fn report(engine: &Engine, kind: ReportKind, as_of: i64, params: AnalyticsParams, period: CohortPeriod) -> Report {
+async fn report(
+    engine: &Engine,
+    kind: ReportKind,
+    as_of: i64,
+    params: AnalyticsParams,
+    period: CohortPeriod,
+) -> Report {
     let req = ReportRequest {
         as_of: instant(as_of),
         segment: None,
@@ -749,7 +863,14 @@ async fn single_customer_and_an_event_at_as_of() {
     let mut rng = StdRng::seed_from_u64(1);
     let (_dir, engine) = open(&ds, &mut rng).await;
 
-    let r = report(&engine, ReportKind::Rfm, as_of, AnalyticsParams::default(), CohortPeriod::Month).await;
+    let r = report(
+        &engine,
+        ReportKind::Rfm,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Month,
+    )
+    .await;
     let t = Table::of(&r, "segments");
     // n = 1: every rank is 1, every score 1: hibernating.
     assert_eq!(t.i64s("profiles")[0], 1);
@@ -758,27 +879,62 @@ async fn single_customer_and_an_event_at_as_of() {
     assert_eq!(t.f64s("avg_monetary")[0], Some(10.5));
     assert_eq!(t.f64s("share")[0], Some(1.0));
     assert_eq!(t.f64s("share")[9], Some(0.0));
-    assert_eq!(t.f64s("avg_frequency")[9], None, "empty segment has no average");
+    assert_eq!(
+        t.f64s("avg_frequency")[9],
+        None,
+        "empty segment has no average"
+    );
 
-    let r = report(&engine, ReportKind::ChannelMix, as_of, AnalyticsParams::default(), CohortPeriod::Month).await;
+    let r = report(
+        &engine,
+        ReportKind::ChannelMix,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Month,
+    )
+    .await;
     let t = Table::of(&r, "classes");
     assert_eq!(t.i64s("profiles"), [1, 0, 0, 0]);
     assert_eq!(t.i64s("orders"), [1, 0, 0, 0]);
-    assert_eq!(t.f64s("revenue_per_profile"), [Some(10.5), None, None, None]);
+    assert_eq!(
+        t.f64s("revenue_per_profile"),
+        [Some(10.5), None, None, None]
+    );
     let t = Table::of(&r, "channels");
     assert_eq!(t.strs("channel"), [Some("web".to_string())]);
     assert_eq!(t.f64s("share"), [Some(1.0)]);
 
-    let r = report(&engine, ReportKind::Lifecycle, as_of, AnalyticsParams::default(), CohortPeriod::Month).await;
-    assert_eq!(Table::of(&r, "states").i64s("profiles"), [1, 0, 0, 0, 0, 0, 0]);
+    let r = report(
+        &engine,
+        ReportKind::Lifecycle,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Month,
+    )
+    .await;
+    assert_eq!(
+        Table::of(&r, "states").i64s("profiles"),
+        [1, 0, 0, 0, 0, 0, 0]
+    );
 
-    let r = report(&engine, ReportKind::Retention, as_of, AnalyticsParams::default(), CohortPeriod::Week).await;
+    let r = report(
+        &engine,
+        ReportKind::Retention,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Week,
+    )
+    .await;
     let t = Table::of(&r, "cohorts");
-    // First activity on Tuesday 2025-02-23 .. cohort week of Monday 2025-02-24;
-    // as_of's week starts Monday 2025-03-03: two periods.
-    assert_eq!(t.dates("cohort_start"), [NaiveDate::from_ymd_opt(2025, 2, 24).unwrap(); 2]);
-    assert_eq!(t.i64s("active"), [1, 0]);
-    assert_eq!(t.f64s("fraction"), [Some(1.0), Some(0.0)]);
+    // First activity on Sunday 2025-02-23: the week of Monday 2025-02-17;
+    // as_of's week starts Monday 2025-03-03: three periods.
+    assert_eq!(
+        t.dates("cohort_start"),
+        [NaiveDate::from_ymd_opt(2025, 2, 17).unwrap(); 3]
+    );
+    assert_eq!(t.i64s("period_index"), [0, 1, 2]);
+    assert_eq!(t.i64s("active"), [1, 0, 0]);
+    assert_eq!(t.f64s("fraction"), [Some(1.0), Some(0.0), Some(0.0)]);
 }
 
 /// Purchases exactly on the lookback / window edge count; a microsecond
@@ -789,7 +945,12 @@ async fn window_edges_and_ties() {
     let year_ago = sub(as_of, Duration::new(1, TimeUnit::Years));
     let ds = handmade(
         as_of,
-        vec![profile(1, None), profile(2, None), profile(3, None), profile(4, None)],
+        vec![
+            profile(1, None),
+            profile(2, None),
+            profile(3, None),
+            profile(4, None),
+        ],
         vec![
             // 1: only purchase exactly at the lookback edge.
             event(1, year_ago, "purchase", "pos", 500),
@@ -811,10 +972,11 @@ async fn window_edges_and_ties() {
     };
     let r = report(&engine, ReportKind::Rfm, as_of, params, CohortPeriod::Month).await;
     let t = Table::of(&r, "grid");
-    // recency ranks: 1 (365 d) rank 1, 4 (90 d) rank 2, 2 and 3 (1 d) rank 3
-    // → r = 1, 2, 3, 3; f all tie → 1.
+    // Recency ranks: 1 (365 d) 1st, 4 (90 d) 2nd, 2 and 3 (1 d) tie 3rd → r
+    // = 1, 2, 3, 3 (n = 4); frequency: 1, 2, 3 tie 1st, 4 (2 purchases) 4th
+    // → f = 1, 1, 1, 4.
     let cell = |r: i64, f: i64| t.i64s("profiles")[((r - 1) * 5 + f - 1) as usize];
-    assert_eq!((cell(1, 1), cell(2, 1), cell(3, 1)), (1, 1, 2));
+    assert_eq!((cell(1, 1), cell(2, 4), cell(3, 1)), (1, 1, 2));
     let case = Case {
         engine: &engine,
         data: &ds.data,
@@ -822,15 +984,24 @@ async fn window_edges_and_ties() {
         scope: Scope::All,
         label: "window edges".into(),
     };
-    case.check_rfm(None, Some(Duration::new(1, TimeUnit::Years))).await;
-    case.check_channel_mix(Some(Duration::new(1, TimeUnit::Years))).await;
+    case.check_rfm(None, Some(Duration::new(1, TimeUnit::Years)))
+        .await;
+    case.check_channel_mix(Some(Duration::new(1, TimeUnit::Years)))
+        .await;
     case.check_lifecycle(None).await;
     case.check_retention(CohortPeriod::Month).await;
     case.check_retention(CohortPeriod::Week).await;
 
-    let r = report(&engine, ReportKind::Lifecycle, as_of, AnalyticsParams::default(), CohortPeriod::Month).await;
-    // 1: lost; 2, 3: new (2's first purchase is before C, it is 2 is returning? no:
-    // 2 bought a year ago and yesterday: resurrecting); 4: returning (C edge and P edge).
+    let r = report(
+        &engine,
+        ReportKind::Lifecycle,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Month,
+    )
+    .await;
+    // 1: lost (only a year ago); 2: resurrecting (a year ago and yesterday);
+    // 3: new; 4: returning (exactly on the C edge and on the P edge).
     let t = Table::of(&r, "states");
     assert_eq!(t.i64s("profiles"), [1, 1, 1, 0, 1, 0, 1]);
 }
@@ -842,14 +1013,45 @@ async fn no_events() {
     let ds = handmade(as_of, vec![profile(1, None), profile(2, Some(22))], vec![]);
     let mut rng = StdRng::seed_from_u64(3);
     let (_dir, engine) = open(&ds, &mut rng).await;
-    let r = report(&engine, ReportKind::Rfm, as_of, AnalyticsParams::default(), CohortPeriod::Month).await;
+    let r = report(
+        &engine,
+        ReportKind::Rfm,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Month,
+    )
+    .await;
     assert_eq!(Table::of(&r, "segments").i64s("profiles"), [0; 10]);
-    let r = report(&engine, ReportKind::ChannelMix, as_of, AnalyticsParams::default(), CohortPeriod::Month).await;
+    let r = report(
+        &engine,
+        ReportKind::ChannelMix,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Month,
+    )
+    .await;
     assert_eq!(Table::of(&r, "classes").i64s("profiles"), [0, 0, 0, 2]);
     assert_eq!(Table::of(&r, "channels").len(), 0);
-    let r = report(&engine, ReportKind::Lifecycle, as_of, AnalyticsParams::default(), CohortPeriod::Month).await;
-    assert_eq!(Table::of(&r, "states").i64s("profiles"), [0, 0, 0, 0, 0, 2, 0]);
-    let r = report(&engine, ReportKind::Retention, as_of, AnalyticsParams::default(), CohortPeriod::Month).await;
+    let r = report(
+        &engine,
+        ReportKind::Lifecycle,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Month,
+    )
+    .await;
+    assert_eq!(
+        Table::of(&r, "states").i64s("profiles"),
+        [0, 0, 0, 0, 0, 2, 0]
+    );
+    let r = report(
+        &engine,
+        ReportKind::Retention,
+        as_of,
+        AnalyticsParams::default(),
+        CohortPeriod::Month,
+    )
+    .await;
     assert_eq!(Table::of(&r, "cohorts").len(), 0);
     let bad = AnalyticsParams {
         bins: Some(0),
@@ -865,4 +1067,87 @@ async fn no_events() {
         engine.report(ReportKind::Rfm, &req).await,
         Err(strata_core::Error::InvalidArgument(_))
     ));
+}
+
+/// `write_report` stores every table under `<data>/reports/<report>/`,
+/// stamped with as_of, the dataset version and the parameters, and the
+/// files read back as the report's tables.
+#[tokio::test]
+async fn written_reports_are_stamped_parquet() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let as_of = micros(2024, 5, 15, 10, 30, 0, 0);
+    let ds = handmade(
+        as_of,
+        vec![profile(1, Some(21)), profile(2, None)],
+        vec![
+            event(1, as_of - 3 * MICROS_PER_DAY, "purchase", "web", 1000),
+            event(2, as_of - 40 * MICROS_PER_DAY, "purchase", "pos", 2000),
+        ],
+    );
+    let mut rng = StdRng::seed_from_u64(4);
+    let (dir, engine) = open(&ds, &mut rng).await;
+    for kind in ReportKind::ALL {
+        let req = ReportRequest {
+            as_of: instant(as_of),
+            segment: Some(engine.parse("age >= 21 OR age IS NULL").expect("parse")),
+            params: AnalyticsParams {
+                bins: (kind == ReportKind::Rfm).then_some(3),
+                window: None,
+            },
+            period: CohortPeriod::Week,
+        };
+        let report = engine.report(kind, &req).await.expect("report");
+        let written = engine.write_report(&report, &req).expect("write");
+        assert_eq!(written.len(), kind.table_names().len());
+        for (path, name) in written.iter().zip(kind.table_names()) {
+            assert_eq!(
+                *path,
+                dir.path()
+                    .join("reports")
+                    .join(kind.name())
+                    .join(format!("{name}.parquet"))
+            );
+            let file = std::fs::File::open(path).expect("open");
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet");
+            let kv: BTreeMap<String, String> = builder
+                .metadata()
+                .file_metadata()
+                .key_value_metadata()
+                .expect("key-value metadata")
+                .iter()
+                .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+                .collect();
+            assert_eq!(kv["strata.report"], kind.name());
+            assert_eq!(kv["strata.as_of"], "2024-05-15T10:30:00Z");
+            assert_eq!(
+                kv["strata.dataset_version"],
+                engine.dataset().manifest().dataset_version
+            );
+            assert_eq!(kv["strata.segment"], "age >= 21 OR age IS NULL");
+            assert_eq!(
+                kv.get("strata.bins").map(String::as_str),
+                (kind == ReportKind::Rfm).then_some("3")
+            );
+            assert_eq!(
+                kv.get("strata.period").map(String::as_str),
+                (kind == ReportKind::Retention).then_some("week")
+            );
+            let batches: Vec<RecordBatch> = builder
+                .build()
+                .expect("reader")
+                .map(|b| b.expect("batch"))
+                .collect();
+            let read = concat_batches(&batches[0].schema(), &batches).expect("concat");
+            let want = Table::of(&report, name).0.expect("table");
+            assert_eq!(read.columns(), want.columns(), "{name} round trip");
+        }
+        // No temp files are left next to the tables.
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("reports").join(kind.name()))
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".parquet"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
 }

@@ -47,12 +47,22 @@ pub(crate) struct RandomDataset {
     pub(crate) page_rows: usize,
 }
 
-const COUNTRIES: &[&str] = &["US", "UK", "DE", "FR", "U%S", "u_s", "Ünited", "", "US "];
+const COUNTRIES: &[&str] = &[
+    "US", "UK", "DE", "FR", "U%S", "u_s", "Ünited", "", "US ", "d'Arc",
+];
 const INTERESTS: &[&str] = &["sports", "music", "travel", "Sports", "mu"];
-const EVENT_TYPES: &[&str] = &["purchase", "session_start", "page_view", "add_to_cart", "refund"];
+const EVENT_TYPES: &[&str] = &[
+    "purchase",
+    "session_start",
+    "page_view",
+    "add_to_cart",
+    "refund",
+];
 const CHANNELS: &[&str] = &["web", "app", "pos", "email", "social"];
 const CATEGORIES: &[&str] = &["shoes", "shirts", "shoe%", "bags", "Shoes"];
-const AMOUNTS_CENTS: &[i128] = &[0, 999, 1000, 1999, 2000, 2001, 10_000, 25_050, 5, -1000];
+const AMOUNTS_CENTS: &[i128] = &[
+    0, 999, 1000, 1999, 2000, 2001, 10_000, 25_050, 5, -1000, 12_345, 199_999, 3_333, 7,
+];
 const SCORES: &[f64] = &[0.0, -1.5, 2.25, 3.1, 100.0, 0.1, 0.3, 1e-3];
 
 /// Microseconds of a UTC date and time.
@@ -144,7 +154,11 @@ fn pick_time(rng: &mut StdRng, as_of: i64, edges: &[i64]) -> i64 {
 }
 
 fn maybe<T>(rng: &mut StdRng, p_null: f64, f: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
-    if rng.random_bool(p_null) { None } else { Some(f(rng)) }
+    if rng.random_bool(p_null) {
+        None
+    } else {
+        Some(f(rng))
+    }
 }
 
 /// A random dataset: 1–60 profiles with 0–40 events each.
@@ -159,10 +173,12 @@ pub(crate) fn dataset(rng: &mut StdRng) -> RandomDataset {
     };
     let mut ids = BTreeSet::new();
     while ids.len() < n_profiles {
-        ids.insert(rng.random_range(1..=1000i64));
+        ids.insert(rng.random_range(-50..=1000i64));
     }
     // Share of profiles without events; all of them in some datasets.
-    let p_no_events = *[0.0, 0.1, 0.2, 0.3, 0.5, 0.0, 0.2, 1.0].choose(rng).expect("p");
+    let p_no_events = *[0.0, 0.1, 0.2, 0.3, 0.5, 0.0, 0.2, 1.0]
+        .choose(rng)
+        .expect("p");
     let max_events = rng.random_range(1..=40);
     // Fewer event types in some datasets, so some types are often absent.
     let n_types = rng.random_range(1..=EVENT_TYPES.len());
@@ -172,7 +188,9 @@ pub(crate) fn dataset(rng: &mut StdRng) -> RandomDataset {
     let mut events = Vec::new();
     for &id in &ids {
         let mut attrs = BTreeMap::new();
-        let country = maybe(rng, 0.25, |r| Val::Str(COUNTRIES.choose(r).expect("c").to_string()));
+        let country = maybe(rng, 0.25, |r| {
+            Val::Str(COUNTRIES.choose(r).expect("c").to_string())
+        });
         attrs.insert("country".into(), country.unwrap_or(Val::Null));
         let age = maybe(rng, 0.2, |r| Val::Int(r.random_range(18..=24)));
         attrs.insert("age".into(), age.unwrap_or(Val::Null));
@@ -210,7 +228,9 @@ pub(crate) fn dataset(rng: &mut StdRng) -> RandomDataset {
             Val::Date(days_of_date(date.expect("valid birth date")) as i32)
         });
         attrs.insert("birth_date".into(), birth.unwrap_or(Val::Null));
-        let signup = maybe(rng, 0.2, |r| Val::Ts(pick_time(r, as_of, &edges) - r.random_range(0..2) * 365 * MICROS_PER_DAY));
+        let signup = maybe(rng, 0.2, |r| {
+            Val::Ts(pick_time(r, as_of, &edges) - r.random_range(0..2) * 365 * MICROS_PER_DAY)
+        });
         attrs.insert("signup_at".into(), signup.unwrap_or(Val::Null));
         let interests = maybe(rng, 0.2, |r| {
             let n = r.random_range(0..=3);
@@ -233,21 +253,52 @@ pub(crate) fn dataset(rng: &mut StdRng) -> RandomDataset {
             } else {
                 types.choose(rng).expect("types")
             };
-            let event_type = if types.contains(&event_type) { event_type } else { types[0] };
+            let event_type = if types.contains(&event_type) {
+                event_type
+            } else {
+                types[0]
+            };
             let mut props = BTreeMap::new();
-            let channel = maybe(rng, 0.15, |r| Val::Str(CHANNELS.choose(r).expect("ch").to_string()));
+            let channel = maybe(rng, 0.15, |r| {
+                Val::Str(CHANNELS.choose(r).expect("ch").to_string())
+            });
             props.insert("channel".into(), channel.unwrap_or(Val::Null));
             let p_null_amount = if event_type == "purchase" { 0.05 } else { 0.7 };
-            let amount = maybe(rng, p_null_amount, |r| Val::Dec(*AMOUNTS_CENTS.choose(r).expect("a")));
+            let amount = maybe(rng, p_null_amount, |r| {
+                Val::Dec(*AMOUNTS_CENTS.choose(r).expect("a"))
+            });
             props.insert("amount".into(), amount.unwrap_or(Val::Null));
             let quantity = maybe(rng, 0.3, |r| Val::Int(r.random_range(0..=3)));
             props.insert("quantity".into(), quantity.unwrap_or(Val::Null));
-            let category = maybe(rng, 0.3, |r| Val::Str(CATEGORIES.choose(r).expect("cat").to_string()));
+            let category = maybe(rng, 0.3, |r| {
+                Val::Str(CATEGORIES.choose(r).expect("cat").to_string())
+            });
             props.insert("category".into(), category.unwrap_or(Val::Null));
             events.push(Event {
                 profile_id: id,
                 time_micros: pick_time(rng, as_of, &edges),
                 event_type: event_type.to_string(),
+                props,
+            });
+        }
+    }
+    // Orphan events (no profile row) in some datasets: never members, and
+    // not profiles for RFM.
+    if rng.random_bool(0.2) {
+        for _ in 0..rng.random_range(1..=10) {
+            let mut props = BTreeMap::new();
+            let channel = CHANNELS.choose(rng).expect("ch").to_string();
+            props.insert("channel".into(), Val::Str(channel));
+            props.insert(
+                "amount".into(),
+                Val::Dec(*AMOUNTS_CENTS.choose(rng).expect("a")),
+            );
+            props.insert("quantity".into(), Val::Null);
+            props.insert("category".into(), Val::Null);
+            events.push(Event {
+                profile_id: 5000 + rng.random_range(0..3),
+                time_micros: pick_time(rng, as_of, &edges),
+                event_type: "purchase".into(),
                 props,
             });
         }
@@ -349,7 +400,9 @@ fn profiles_batch(profiles: &[Profile]) -> RecordBatch {
         }
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(profiles.iter().map(|p| p.id).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(
+            profiles.iter().map(|p| p.id).collect::<Vec<_>>(),
+        )),
         str_col(attr("country")),
         Arc::new(Int32Array::from(
             attr("age")
@@ -402,13 +455,20 @@ fn profiles_batch(profiles: &[Profile]) -> RecordBatch {
 fn events_batch(events: &[&Event]) -> RecordBatch {
     let prop = |name: &'static str| events.iter().map(move |e| &e.props[name]);
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(events.iter().map(|e| e.profile_id).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(
+            events.iter().map(|e| e.profile_id).collect::<Vec<_>>(),
+        )),
         Arc::new(
-            TimestampMicrosecondArray::from(events.iter().map(|e| e.time_micros).collect::<Vec<_>>())
-                .with_timezone("UTC"),
+            TimestampMicrosecondArray::from(
+                events.iter().map(|e| e.time_micros).collect::<Vec<_>>(),
+            )
+            .with_timezone("UTC"),
         ),
         Arc::new(StringArray::from(
-            events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(),
+            events
+                .iter()
+                .map(|e| e.event_type.as_str())
+                .collect::<Vec<_>>(),
         )),
         str_col(prop("channel")),
         Arc::new(
@@ -465,7 +525,10 @@ pub(crate) fn write(ds: &RandomDataset, dir: &Path, rng: &mut StdRng) {
     } else {
         profiles.len()
     };
-    for (i, part) in [&profiles[..split], &profiles[split..]].into_iter().enumerate() {
+    for (i, part) in [&profiles[..split], &profiles[split..]]
+        .into_iter()
+        .enumerate()
+    {
         if part.is_empty() {
             continue;
         }
@@ -485,9 +548,27 @@ pub(crate) fn write(ds: &RandomDataset, dir: &Path, rng: &mut StdRng) {
         by_month.insert((month.year(), month.month()), Vec::new());
     }
     for ((y, m), events) in by_month {
-        let part_dir = strata_datasets::events_dir(dir).join(strata_datasets::partition_dir_name(y, m));
+        let part_dir =
+            strata_datasets::events_dir(dir).join(strata_datasets::partition_dir_name(y, m));
         std::fs::create_dir_all(&part_dir).expect("mkdir");
-        write_file(&part_dir.join(strata_datasets::part_file_name(0)), &events_batch(&events), ds, &[0, 1]);
+        // Two files per month (split by profile) some of the time.
+        let split = if events.len() > 1 && rng.random_bool(0.3) {
+            let at = rng.random_range(1..events.len());
+            let pid = events[at].profile_id;
+            events
+                .iter()
+                .position(|e| e.profile_id == pid)
+                .unwrap_or(at)
+        } else {
+            events.len()
+        };
+        for (i, part) in [&events[..split], &events[split..]].into_iter().enumerate() {
+            if part.is_empty() && i > 0 {
+                continue;
+            }
+            let path = part_dir.join(strata_datasets::part_file_name(i));
+            write_file(&path, &events_batch(part), ds, &[0, 1]);
+        }
     }
 
     if !ds.data.saved.is_empty() {
@@ -514,7 +595,9 @@ pub(crate) struct SegmentGen<'a> {
 
 impl std::fmt::Debug for SegmentGen<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SegmentGen").field("saved", &self.saved).finish()
+        f.debug_struct("SegmentGen")
+            .field("saved", &self.saved)
+            .finish()
     }
 }
 
@@ -528,7 +611,14 @@ fn field(name: &str) -> Operand {
     }
 }
 
-const ALL_CMPS: [CmpOp; 6] = [CmpOp::Eq, CmpOp::NotEq, CmpOp::Lt, CmpOp::LtEq, CmpOp::Gt, CmpOp::GtEq];
+const ALL_CMPS: [CmpOp; 6] = [
+    CmpOp::Eq,
+    CmpOp::NotEq,
+    CmpOp::Lt,
+    CmpOp::LtEq,
+    CmpOp::Gt,
+    CmpOp::GtEq,
+];
 
 impl SegmentGen<'_> {
     /// A random segment of depth ≤ 4.
@@ -579,9 +669,19 @@ impl SegmentGen<'_> {
             35..=59 => self.aggregate_condition(),
             60..=79 => self.builtin_condition(),
             80..=89 => {
-                let name = if self.chance(0.6) { "birth_date" } else { "signup_at" };
-                let days = *[1, 2, 7, 30, 31, 60, 365, 366].choose(self.rng).expect("days");
-                let days = if self.chance(0.3) { self.rng.random_range(1..=45) } else { days };
+                let name = if self.chance(0.6) {
+                    "birth_date"
+                } else {
+                    "signup_at"
+                };
+                let days = *[1, 2, 7, 30, 31, 60, 365, 366]
+                    .choose(self.rng)
+                    .expect("days");
+                let days = if self.chance(0.3) {
+                    self.rng.random_range(1..=45)
+                } else {
+                    days
+                };
                 e(ExprKind::Anniversary {
                     field: Ident::new(name),
                     days,
@@ -611,9 +711,17 @@ impl SegmentGen<'_> {
     }
 
     fn attribute_condition(&mut self) -> Expr {
-        let name = *["country", "age", "score", "consent", "birth_date", "signup_at", "interests"]
-            .choose(self.rng)
-            .expect("attr");
+        let name = *[
+            "country",
+            "age",
+            "score",
+            "consent",
+            "birth_date",
+            "signup_at",
+            "interests",
+        ]
+        .choose(self.rng)
+        .expect("attr");
         let values = self.attr_values(name);
         let lhs = field(name);
         if self.chance(0.12) {
@@ -624,7 +732,11 @@ impl SegmentGen<'_> {
             "consent" => match self.rng.random_range(0..3) {
                 0 => e(ExprKind::Truthy { lhs }),
                 1 => {
-                    let cmp = if self.chance(0.5) { CmpOp::Eq } else { CmpOp::NotEq };
+                    let cmp = if self.chance(0.5) {
+                        CmpOp::Eq
+                    } else {
+                        CmpOp::NotEq
+                    };
                     let value = Value::Bool(self.chance(0.5));
                     e(ExprKind::Compare { lhs, cmp, value })
                 }
@@ -655,7 +767,9 @@ impl SegmentGen<'_> {
                     1 => {
                         let mut list = vec![Value::String(s)];
                         for _ in 0..self.rng.random_range(0..3) {
-                            list.push(Value::String(COUNTRIES.choose(self.rng).expect("c").to_string()));
+                            list.push(Value::String(
+                                COUNTRIES.choose(self.rng).expect("c").to_string(),
+                            ));
                         }
                         e(ExprKind::InList {
                             lhs,
@@ -745,12 +859,19 @@ impl SegmentGen<'_> {
         if chars.is_empty() {
             return String::new();
         }
-        let start = if prefix { 0 } else { self.rng.random_range(0..chars.len()) };
+        let start = if prefix {
+            0
+        } else {
+            self.rng.random_range(0..chars.len())
+        };
         let end = self.rng.random_range(start..=chars.len());
         let mut out: String = chars[start..end].iter().collect();
         if out.is_empty() && self.chance(0.5) {
             // Patterns that a LIKE-based implementation would misread.
-            out = ["%", "_", "U%", "u_"].choose(self.rng).expect("p").to_string();
+            out = ["%", "_", "U%", "u_"]
+                .choose(self.rng)
+                .expect("p")
+                .to_string();
         }
         out
     }
@@ -859,7 +980,9 @@ impl SegmentGen<'_> {
             _ => {
                 let from = self.time_value();
                 let mut to = self.time_value();
-                let abs = |t: &TimeValue| matches!(t, TimeValue::Date { .. } | TimeValue::Timestamp { .. });
+                let abs = |t: &TimeValue| {
+                    matches!(t, TimeValue::Date { .. } | TimeValue::Timestamp { .. })
+                };
                 if abs(&from) && abs(&to) {
                     let as_of = self.ds.as_of;
                     let (a, b) = (
@@ -926,10 +1049,16 @@ impl SegmentGen<'_> {
         if depth > 1 && self.chance(0.5) {
             return match self.rng.random_range(0..3) {
                 0 => e(ExprKind::And {
-                    args: vec![self.event_predicate(depth - 1), self.event_predicate(depth - 1)],
+                    args: vec![
+                        self.event_predicate(depth - 1),
+                        self.event_predicate(depth - 1),
+                    ],
                 }),
                 1 => e(ExprKind::Or {
-                    args: vec![self.event_predicate(depth - 1), self.event_predicate(depth - 1)],
+                    args: vec![
+                        self.event_predicate(depth - 1),
+                        self.event_predicate(depth - 1),
+                    ],
                 }),
                 _ => e(ExprKind::Not {
                     arg: Box::new(self.event_predicate(depth - 1)),
@@ -969,7 +1098,9 @@ impl SegmentGen<'_> {
                 negated: self.chance(0.4),
             }),
             3 if text => {
-                let Value::String(s) = a else { unreachable!("text literal") };
+                let Value::String(s) = a else {
+                    unreachable!("text literal")
+                };
                 let value = Value::String(self.substring(&s, true));
                 if self.chance(0.5) {
                     e(ExprKind::StartsWith { lhs, value })
@@ -1014,7 +1145,11 @@ impl SegmentGen<'_> {
         let func = *AggFunc::ALL.choose(self.rng).expect("func");
         let property = match func {
             AggFunc::Count | AggFunc::First | AggFunc::Last => None,
-            AggFunc::Sum | AggFunc::Avg => Some(if self.chance(0.7) { "amount" } else { "quantity" }),
+            AggFunc::Sum | AggFunc::Avg => Some(if self.chance(0.7) {
+                "amount"
+            } else {
+                "quantity"
+            }),
             AggFunc::Min | AggFunc::Max => Some(
                 *["amount", "quantity", "channel", "category", "event_time"]
                     .choose(self.rng)
@@ -1028,8 +1163,10 @@ impl SegmentGen<'_> {
             filter,
             span: Default::default(),
         });
-        if matches!(func, AggFunc::Avg | AggFunc::Min | AggFunc::Max | AggFunc::First | AggFunc::Last)
-            && self.chance(0.15)
+        if matches!(
+            func,
+            AggFunc::Avg | AggFunc::Min | AggFunc::Max | AggFunc::First | AggFunc::Last
+        ) && self.chance(0.15)
         {
             let negated = self.chance(0.5);
             return e(ExprKind::IsNull { lhs, negated });
@@ -1067,7 +1204,9 @@ impl SegmentGen<'_> {
             }),
             _ => {
                 let (low, high) = match (a, b) {
-                    (Value::String(x), Value::String(y)) if x > y => (Value::String(y), Value::String(x)),
+                    (Value::String(x), Value::String(y)) if x > y => {
+                        (Value::String(y), Value::String(x))
+                    }
                     (x, y) => self.ordered(x, y),
                 };
                 e(ExprKind::Between {
@@ -1094,7 +1233,13 @@ impl SegmentGen<'_> {
             let choices = if func == BuiltinFunc::Lifecycle {
                 // Lifecycle's previous window is [as_of - 2W, as_of - W):
                 // fixed-length units only (2 × 1 month is not 1 month twice).
-                vec![dur(7, TimeUnit::Days), dur(30, TimeUnit::Days), dur(60, TimeUnit::Days), dur(2, TimeUnit::Weeks), dur(12, TimeUnit::Hours)]
+                vec![
+                    dur(7, TimeUnit::Days),
+                    dur(30, TimeUnit::Days),
+                    dur(60, TimeUnit::Days),
+                    dur(2, TimeUnit::Weeks),
+                    dur(12, TimeUnit::Hours),
+                ]
             } else {
                 durations()
             };
@@ -1117,13 +1262,19 @@ impl SegmentGen<'_> {
             };
             return match self.rng.random_range(0..3) {
                 0 => {
-                    let cmp = if self.chance(0.7) { CmpOp::Eq } else { CmpOp::NotEq };
+                    let cmp = if self.chance(0.7) {
+                        CmpOp::Eq
+                    } else {
+                        CmpOp::NotEq
+                    };
                     e(ExprKind::Compare { lhs, cmp, value: a })
                 }
                 _ => {
                     let mut list = vec![a];
                     for _ in 0..self.rng.random_range(0..3) {
-                        list.push(Value::String(values.choose(self.rng).expect("v").to_string()));
+                        list.push(Value::String(
+                            values.choose(self.rng).expect("v").to_string(),
+                        ));
                     }
                     e(ExprKind::InList {
                         lhs,
@@ -1137,10 +1288,18 @@ impl SegmentGen<'_> {
         let lit = |g: &mut Self| -> Value {
             match g.sample_value(&lhs) {
                 Some(v) if !g.rng.random_bool(0.15) => g.literal(&v, "amount"),
-                _ if matches!(func, BuiltinFunc::RfmR | BuiltinFunc::RfmF | BuiltinFunc::RfmM) => {
+                _ if matches!(
+                    func,
+                    BuiltinFunc::RfmR | BuiltinFunc::RfmF | BuiltinFunc::RfmM
+                ) =>
+                {
                     Value::Int(g.rng.random_range(1..=bins))
                 }
-                _ => g.fallback_literal(if func == BuiltinFunc::RfmMonetary { "amount" } else { "age" }),
+                _ => g.fallback_literal(if func == BuiltinFunc::RfmMonetary {
+                    "amount"
+                } else {
+                    "age"
+                }),
             }
         };
         let a = lit(self);
@@ -1183,6 +1342,12 @@ pub(crate) fn add_saved_segments(ds: &mut RandomDataset, rng: &mut StdRng) {
             };
             let depth = g.rng.random_range(1..=2);
             strata_dsl::format(&Segment::new(g.expr(depth)))
+        };
+        // Saved text as a person writes it: comments and spacing.
+        let text = if rng.random_bool(0.4) {
+            format!("# saved segment {i}\n{text}  # the end\n")
+        } else {
+            text
         };
         ds.data.saved.insert(format!("saved_{i}"), text);
     }

@@ -102,8 +102,9 @@ impl<'a> Reference<'a> {
             .saved
             .iter()
             .map(|(name, text)| {
-                let seg = strata_dsl::parse(text)
-                    .unwrap_or_else(|e| panic!("saved segment {name} does not parse: {e:?}\n{text}"));
+                let seg = strata_dsl::parse(text).unwrap_or_else(|e| {
+                    panic!("saved segment {name} does not parse: {e:?}\n{text}")
+                });
                 (name.clone(), seg)
             })
             .collect();
@@ -114,10 +115,6 @@ impl<'a> Reference<'a> {
             saved,
             rfm_cache: RefCell::new(HashMap::new()),
         }
-    }
-
-    pub(crate) fn as_of(&self) -> i64 {
-        self.as_of
     }
 
     /// The ids of the profiles in `segment`.
@@ -181,11 +178,7 @@ impl<'a> Reference<'a> {
     }
 
     /// The existing events of profile `id` that `f` selects.
-    fn matching<'s>(
-        &'s self,
-        f: &'s EventFilter,
-        id: i64,
-    ) -> impl Iterator<Item = &'a Event> + 's {
+    fn matching<'s>(&'s self, f: &'s EventFilter, id: i64) -> impl Iterator<Item = &'a Event> + 's {
         let (lo, hi) = match &f.window {
             None => (i64::MIN, self.as_of),
             Some(Window::Within { duration }) => (sub(self.as_of, *duration), self.as_of),
@@ -203,7 +196,9 @@ impl<'a> Reference<'a> {
             type_ok
                 && lo <= e.time_micros
                 && e.time_micros < hi
-                && f.predicate.as_deref().is_none_or(|pred| self.eval_event(pred, e))
+                && f.predicate
+                    .as_deref()
+                    .is_none_or(|pred| self.eval_event(pred, e))
         })
     }
 
@@ -235,12 +230,24 @@ impl<'a> Reference<'a> {
         };
         match a.func {
             AggFunc::Count => Val::Int(events.len() as i64),
-            AggFunc::First => events.iter().map(|e| e.time_micros).min().map_or(Val::Null, Val::Ts),
-            AggFunc::Last => events.iter().map(|e| e.time_micros).max().map_or(Val::Null, Val::Ts),
+            AggFunc::First => events
+                .iter()
+                .map(|e| e.time_micros)
+                .min()
+                .map_or(Val::Null, Val::Ts),
+            AggFunc::Last => events
+                .iter()
+                .map(|e| e.time_micros)
+                .max()
+                .map_or(Val::Null, Val::Ts),
             AggFunc::Sum => {
                 let (num, den) = sum_exact(&values());
                 // A sum of integers or cents is an integer or cents again.
-                if den == 1 { Val::Int(num as i64) } else { Val::Dec(num) }
+                if den == 1 {
+                    Val::Int(num as i64)
+                } else {
+                    Val::Dec(num)
+                }
             }
             AggFunc::Avg => {
                 let vs = values();
@@ -287,7 +294,9 @@ impl<'a> Reference<'a> {
                 };
                 let mut cache = self.rfm_cache.borrow_mut();
                 let table = cache.entry(key).or_insert_with(|| self.rfm_table(key));
-                let Some(r) = table.get(&id) else { return Val::Null };
+                let Some(r) = table.get(&id) else {
+                    return Val::Null;
+                };
                 match f {
                     BuiltinFunc::RfmR => Val::Int(r.r),
                     BuiltinFunc::RfmF => Val::Int(r.f),
@@ -311,7 +320,9 @@ impl<'a> Reference<'a> {
         for p in &self.data.profiles {
             let purchases: Vec<&Event> = self
                 .existing_events(p.id)
-                .filter(|e| self.data.purchase_types.contains(&e.event_type) && e.time_micros >= since)
+                .filter(|e| {
+                    self.data.purchase_types.contains(&e.event_type) && e.time_micros >= since
+                })
                 .collect();
             let Some(last) = purchases.iter().map(|e| e.time_micros).max() else {
                 continue;
@@ -499,9 +510,7 @@ fn compare(v: &Val, lit: &Value, as_of: i64) -> Ordering {
     match (v, lit) {
         (Val::Str(a), Value::String(b)) => a.as_bytes().cmp(b.as_bytes()),
         (Val::Bool(a), Value::Bool(b)) => a.cmp(b),
-        (Val::Date(d), Value::Time(t)) => {
-            (i64::from(*d) * MICROS_PER_DAY).cmp(&resolve(t, as_of))
-        }
+        (Val::Date(d), Value::Time(t)) => (i64::from(*d) * MICROS_PER_DAY).cmp(&resolve(t, as_of)),
         (Val::Ts(a), Value::Time(t)) => a.cmp(&resolve(t, as_of)),
         (Val::Float(a), Value::Int(b)) => a.partial_cmp(&(*b as f64)).expect("finite"),
         (Val::Float(a), Value::Float(b)) => a.partial_cmp(b).expect("finite"),
