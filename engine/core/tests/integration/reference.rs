@@ -255,7 +255,7 @@ impl<'a> Reference<'a> {
                     return Val::Null;
                 }
                 if let Some(Val::Float(_)) = vs.first() {
-                    let s: f64 = vs.iter().map(|v| as_f64(v)).sum();
+                    let s: f64 = vs.iter().map(as_f64).sum();
                     return Val::Float(s / vs.len() as f64);
                 }
                 let (num, den) = sum_exact(&vs);
