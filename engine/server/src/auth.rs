@@ -27,13 +27,18 @@ impl tonic::service::Interceptor for Auth {
             .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
         match given {
             None => Err(Status::unauthenticated(
                 "this server needs a token: send `authorization: Bearer <token>`",
             )),
             Some(t) if constant_time_eq(t.trim().as_bytes(), expected.as_bytes()) => Ok(req),
-            Some(_) => Err(Status::unauthenticated("the token is not valid for this server")),
+            Some(_) => Err(Status::unauthenticated(
+                "the token is not valid for this server",
+            )),
         }
     }
 }

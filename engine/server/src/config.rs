@@ -138,6 +138,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "" | "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
-        other => return Err(format!("unknown duration unit '{other}': use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown duration unit '{other}': use ms, s, m or h"
+            ));
+        }
     })
 }

@@ -122,7 +122,11 @@ pub(crate) fn window(field: &str, s: &str) -> Result<Option<strata_dsl::ast::Dur
             "{field} '{s}' is not a window: use a number and a unit, e.g. 90d, 12w, 6m, 48h"
         ))
     };
-    let unit = s.chars().last().and_then(TimeUnit::from_suffix).ok_or_else(bad)?;
+    let unit = s
+        .chars()
+        .last()
+        .and_then(TimeUnit::from_suffix)
+        .ok_or_else(bad)?;
     let amount: u32 = s[..s.len() - 1].parse().map_err(|_| bad())?;
     if amount == 0 {
         return Err(bad());

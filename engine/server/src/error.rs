@@ -63,9 +63,7 @@ impl Error {
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Error::Internal(_) => Code::Internal,
             Error::Core(e) => match e {
-                E::Dsl(_) | E::SegmentCycle { .. } | E::InvalidArgument(_) => {
-                    Code::InvalidArgument
-                }
+                E::Dsl(_) | E::SegmentCycle { .. } | E::InvalidArgument(_) => Code::InvalidArgument,
                 E::SegmentNotFound { .. } => Code::NotFound,
                 E::ResourcesExhausted(_) => Code::ResourceExhausted,
                 E::Dataset(_)
@@ -179,7 +177,7 @@ pub(crate) fn scrub_paths(message: &str, data_dir: &Path) -> String {
             .last()
             .is_none_or(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '(' | '=' | ':' | '`'));
         let end = from
-            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ')' | ',' | '`'))
+            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ')' | ',' | ':' | '`'))
             .unwrap_or(from.len());
         let candidate = &from[..end];
         scrubbed.push_str(before);
@@ -205,7 +203,10 @@ mod tests {
             "failed to read /srv/data/shop/profiles/p.parquet and /etc/passwd: no",
             dir,
         );
-        assert_eq!(m, "failed to read <dataset>/profiles/p.parquet and <path>: no");
+        assert_eq!(
+            m,
+            "failed to read <dataset>/profiles/p.parquet and <path>: no"
+        );
         assert_eq!(scrub_paths("a/b ratio 1/2", dir), "a/b ratio 1/2");
     }
 
@@ -215,6 +216,9 @@ mod tests {
         assert_eq!(e.status_code(), Code::NotFound);
         let e = Error::Core(strata_core::Error::ResourcesExhausted("x".into()));
         assert_eq!(e.status_code(), Code::ResourceExhausted);
-        assert_eq!(Error::Busy("x".into()).status_code(), Code::ResourceExhausted);
+        assert_eq!(
+            Error::Busy("x".into()).status_code(),
+            Code::ResourceExhausted
+        );
     }
 }

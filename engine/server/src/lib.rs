@@ -13,6 +13,7 @@
 //!
 //! Errors become statuses in one place: [`Error::status_code`].
 
+mod analytics_service;
 mod auth;
 mod cache;
 mod config;
@@ -24,6 +25,7 @@ mod segment_service;
 mod server;
 mod state;
 
+pub use analytics_service::AnalyticsSvc;
 pub use config::{
     AuthConfig, CacheConfig, Config, DataConfig, LimitsConfig, NetConfig, parse_bytes,
     parse_duration,

@@ -64,9 +64,7 @@ impl Limits {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_grpc_timeout);
         let timeout = match asked {
-            Some(t) if t < self.max_timeout => {
-                t.saturating_sub(t / 50 + Duration::from_millis(1))
-            }
+            Some(t) if t < self.max_timeout => t.saturating_sub(t / 50 + Duration::from_millis(1)),
             _ => self.max_timeout,
         };
         Instant::now() + timeout

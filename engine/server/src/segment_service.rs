@@ -65,7 +65,9 @@ impl SegmentSvc {
                 let n = self
                     .shared
                     .limits
-                    .run(deadline, async { Ok(engine.count(&seg.segment, as_of).await?) })
+                    .run(deadline, async {
+                        Ok(engine.count(&seg.segment, as_of).await?)
+                    })
                     .await?;
                 self.shared.cache.put(key, n);
                 (n, false)
@@ -175,7 +177,10 @@ struct Batcher<'a> {
 }
 
 impl Batcher<'_> {
-    async fn run(&mut self, mut stream: datafusion::execution::SendableRecordBatchStream) -> Result<()> {
+    async fn run(
+        &mut self,
+        mut stream: datafusion::execution::SendableRecordBatchStream,
+    ) -> Result<()> {
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(strata_core::Error::from)?;
             if batch.num_rows() == 0 {
@@ -189,7 +194,11 @@ impl Batcher<'_> {
                 let head = all.slice(0, self.batch_size);
                 let rest = all.slice(self.batch_size, all.num_rows() - self.batch_size);
                 self.pending_rows = rest.num_rows();
-                self.pending = if rest.num_rows() > 0 { vec![rest] } else { vec![] };
+                self.pending = if rest.num_rows() > 0 {
+                    vec![rest]
+                } else {
+                    vec![]
+                };
                 if !self.send(&head).await? {
                     return Ok(());
                 }
@@ -254,7 +263,8 @@ impl Cursor {
         if s.is_empty() {
             return Ok(None);
         }
-        let bad = || Error::InvalidArgument(format!("cursor '{s}' is not one this server gave out"));
+        let bad =
+            || Error::InvalidArgument(format!("cursor '{s}' is not one this server gave out"));
         let mut parts = s.split('.');
         if parts.next() != Some("m1") {
             return Err(bad());
@@ -321,7 +331,9 @@ impl SegmentService for SegmentSvc {
             let e = self
                 .shared
                 .limits
-                .run(deadline, async { Ok(engine.explain(&seg.segment, as_of).await?) })
+                .run(deadline, async {
+                    Ok(engine.explain(&seg.segment, as_of).await?)
+                })
                 .await?;
             Ok(v1::ExplainResponse {
                 logical: e.logical,

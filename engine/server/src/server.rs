@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use strata_core::EngineConfig;
+use strata_proto::v1::analytics_service_server::AnalyticsServiceServer;
 use strata_proto::v1::dataset_service_server::DatasetServiceServer;
 use strata_proto::v1::segment_service_server::SegmentServiceServer;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -17,7 +18,7 @@ use crate::cache::CountCache;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::state::EngineHandle;
-use crate::{Config, DatasetSvc, SegmentSvc, Shared};
+use crate::{AnalyticsSvc, Config, DatasetSvc, SegmentSvc, Shared};
 
 /// A server with its dataset open and its socket bound, not yet serving.
 #[derive(Debug)]
@@ -47,7 +48,9 @@ impl BoundServer {
         });
         let listener = tokio::net::TcpListener::bind(config.net.listen)
             .await
-            .map_err(|e| Error::InvalidArgument(format!("cannot listen on {}: {e}", config.net.listen)))?;
+            .map_err(|e| {
+                Error::InvalidArgument(format!("cannot listen on {}: {e}", config.net.listen))
+            })?;
         Ok(BoundServer {
             config,
             shared,
@@ -57,9 +60,7 @@ impl BoundServer {
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.config.net.listen)
+        self.listener.local_addr().unwrap_or(self.config.net.listen)
     }
 
     /// Serves until `stop` is cancelled, then stops accepting, lets running
@@ -87,12 +88,23 @@ impl BoundServer {
             .send_compressed(CompressionEncoding::Zstd)
             .send_compressed(CompressionEncoding::Gzip);
 
+        let analytics = AnalyticsServiceServer::new(AnalyticsSvc::new(shared.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(64 << 20)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Gzip);
+
         let (health, health_service) = tonic_health::server::health_reporter();
         health
             .set_serving::<SegmentServiceServer<SegmentSvc>>()
             .await;
         health
             .set_serving::<DatasetServiceServer<DatasetSvc>>()
+            .await;
+        health
+            .set_serving::<AnalyticsServiceServer<AnalyticsSvc>>()
             .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(strata_proto::FILE_DESCRIPTOR_SET)
@@ -124,7 +136,8 @@ impl BoundServer {
             .add_service(reflection)
             .add_service(reflection_alpha)
             .add_service(InterceptedService::new(segments, auth.clone()))
-            .add_service(InterceptedService::new(datasets, auth.clone()));
+            .add_service(InterceptedService::new(datasets, auth.clone()))
+            .add_service(InterceptedService::new(analytics, auth.clone()));
 
         let shutdown = {
             let stop = stop.clone();
@@ -134,6 +147,12 @@ impl BoundServer {
                 tracing::info!("shutting down");
                 health
                     .set_not_serving::<SegmentServiceServer<SegmentSvc>>()
+                    .await;
+                health
+                    .set_not_serving::<AnalyticsServiceServer<AnalyticsSvc>>()
+                    .await;
+                health
+                    .set_not_serving::<DatasetServiceServer<DatasetSvc>>()
                     .await;
             }
         };

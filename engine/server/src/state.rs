@@ -167,9 +167,7 @@ fn fingerprint(dir: &Path) -> Result<Fingerprint> {
     let mut out = Vec::new();
     let mut files = strata_datasets::parquet_files(&strata_datasets::profiles_dir(dir))
         .map_err(|e| Error::Core(e.into()))?;
-    for (_, part) in
-        strata_datasets::event_partitions(dir).map_err(|e| Error::Core(e.into()))?
-    {
+    for (_, part) in strata_datasets::event_partitions(dir).map_err(|e| Error::Core(e.into()))? {
         files.extend(strata_datasets::parquet_files(&part).map_err(|e| Error::Core(e.into()))?);
     }
     for f in files {

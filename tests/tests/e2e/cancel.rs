@@ -9,22 +9,23 @@ use crate::support::*;
 
 #[tokio::test]
 async fn client_disconnecting_mid_stream_stops_the_query() {
-    let server = TestServer::start(&[
-        "--max-concurrent-queries",
-        "1",
-        "--max-queued-queries",
-        "0",
-    ])
-    .await;
+    let server =
+        TestServer::start(&["--max-concurrent-queries", "1", "--max-queued-queries", "0"]).await;
     // Many small batches: the query cannot finish into the buffers.
     let mut c = server.segments().await;
-    let mut req = members_req("NOT consent_email OR consent_email");
-    req.batch_size = 1;
-    let mut stream = c.members(req).await.unwrap().into_inner();
+    let mut stream = c.members(slow_members_req()).await.unwrap().into_inner();
     let mut got = 0;
     while got < 10 {
         got += stream.next().await.unwrap().unwrap().profile_ids.len();
     }
+    // The server is blocked on a full stream: the only slot is taken.
+    let mut other = server.segments().await;
+    let mut fresh = count_req(SEG);
+    fresh.no_cache = true;
+    assert_eq!(
+        other.count(fresh).await.unwrap_err().code(),
+        tonic::Code::ResourceExhausted
+    );
     // Walk away mid-stream.
     drop(stream);
     drop(c);
@@ -34,7 +35,10 @@ async fn client_disconnecting_mid_stream_stops_the_query() {
     let before = server.cpu_time();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let used = server.cpu_time() - before;
-    assert!(used < Duration::from_millis(100), "server used {used:?} of CPU after the client left");
+    assert!(
+        used < Duration::from_millis(100),
+        "server used {used:?} of CPU after the client left"
+    );
 
     // And the only query slot is free again.
     let mut c = server.segments().await;
@@ -48,27 +52,30 @@ async fn client_disconnecting_mid_stream_stops_the_query() {
 async fn deadline_mid_stream_stops_the_stream_with_deadline_exceeded() {
     let server = TestServer::start(&[]).await;
     let mut c = server.segments().await;
-    let mut req = tonic::Request::new({
-        let mut r = members_req("NOT consent_email OR consent_email");
-        r.batch_size = 1;
-        r
-    });
+    let mut req = tonic::Request::new(slow_members_req());
     req.set_timeout(Duration::from_millis(500));
     let mut stream = c.members(req).await.unwrap().into_inner();
     // Read slowly so the deadline passes mid-stream.
     let mut last = None;
+    let mut received = 0;
     while let Some(item) = stream.next().await {
         match item {
-            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Ok(b) => {
+                received += b.profile_ids.len();
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
             Err(e) => {
                 last = Some(e);
                 break;
             }
         }
     }
-    let err = last.expect("stream ended without error before its deadline");
+    let err = last.unwrap_or_else(|| panic!("stream ended without error after {received} ids"));
     assert!(
-        matches!(err.code(), tonic::Code::DeadlineExceeded | tonic::Code::Cancelled),
+        matches!(
+            err.code(),
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+        ),
         "{err:?}"
     );
     assert_eq!(server.health().await, 1);

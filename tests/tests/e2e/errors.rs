@@ -14,7 +14,9 @@ async fn bad_dsl_is_invalid_argument_with_bad_request_details() {
     let server = TestServer::start(&[]).await;
     let mut c = server.segments().await;
     let err = c
-        .count(count_req("consent_email AND\ncount(purchse WITHIN 90d) >= 2"))
+        .count(count_req(
+            "consent_email AND\ncount(purchse WITHIN 90d) >= 2",
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -23,10 +25,16 @@ async fn bad_dsl_is_invalid_argument_with_bad_request_details() {
     let v = &bad.field_violations[0];
     assert_eq!(v.field, "segment");
     assert!(v.description.starts_with("2:7: "), "{}", v.description);
-    assert!(v.description.contains("did you mean `purchase`"), "{}", v.description);
+    assert!(
+        v.description.contains("did you mean `purchase`"),
+        "{}",
+        v.description
+    );
 
     // Members, Explain and SaveSegment map the same way.
-    let err = collect_ids(&mut c, members_req("country = ")).await.unwrap_err();
+    let err = collect_ids(&mut c, members_req("country = "))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.get_details_bad_request().is_some());
     let err = c
@@ -52,7 +60,10 @@ async fn bad_dsl_is_invalid_argument_with_bad_request_details() {
     assert!(err.message().contains("email"), "{}", err.message());
     let mut req = members_req(SEG);
     req.cursor = "garbage".into();
-    assert_eq!(collect_ids(&mut c, req).await.unwrap_err().code(), Code::InvalidArgument);
+    assert_eq!(
+        collect_ids(&mut c, req).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
     let err = c
         .get_segment(v1::GetSegmentRequest {
             name: "../etc".into(),
@@ -75,12 +86,16 @@ async fn unknown_segment_is_not_found() {
         })
         .await
         .unwrap_err(),
-        c.get_segment(v1::GetSegmentRequest { name: "nope".into() })
-            .await
-            .unwrap_err(),
-        c.delete_segment(v1::DeleteSegmentRequest { name: "nope".into() })
-            .await
-            .unwrap_err(),
+        c.get_segment(v1::GetSegmentRequest {
+            name: "nope".into(),
+        })
+        .await
+        .unwrap_err(),
+        c.delete_segment(v1::DeleteSegmentRequest {
+            name: "nope".into(),
+        })
+        .await
+        .unwrap_err(),
         c.materialize(v1::MaterializeRequest {
             name: "nope".into(),
             ..Default::default()
@@ -89,24 +104,24 @@ async fn unknown_segment_is_not_found() {
         .unwrap_err(),
     ] {
         assert_eq!(err.code(), Code::NotFound, "{err:?}");
-        assert!(!err.message().contains(server.data.to_str().unwrap()), "{err:?}");
+        assert!(
+            !err.message().contains(server.data.to_str().unwrap()),
+            "{err:?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn over_the_concurrency_limit_is_resource_exhausted() {
-    let server = TestServer::start(&[
-        "--max-concurrent-queries",
-        "1",
-        "--max-queued-queries",
-        "0",
-    ])
-    .await;
+    let server =
+        TestServer::start(&["--max-concurrent-queries", "1", "--max-queued-queries", "0"]).await;
     let mut holder = server.segments().await;
     // A stream that is not read holds the only slot.
-    let mut req = members_req(SEG);
-    req.batch_size = 1;
-    let stream = holder.members(req).await.unwrap().into_inner();
+    let stream = holder
+        .members(slow_members_req())
+        .await
+        .unwrap()
+        .into_inner();
     let mut c = server.segments().await;
     let mut fresh = count_req(SEG);
     fresh.no_cache = true;
@@ -142,16 +157,27 @@ async fn over_the_memory_limit_is_resource_exhausted() {
 
 #[tokio::test]
 async fn client_deadline_is_deadline_exceeded() {
-    let server = TestServer::start(&[]).await;
+    // The only query slot is held by an unread stream, so a count waits in
+    // the queue until its deadline passes; the server answers
+    // DEADLINE_EXCEEDED just before the client's own timer would fire.
+    let server = TestServer::start(&["--max-concurrent-queries", "1"]).await;
+    let mut holder = server.segments().await;
+    let _stream = holder
+        .members(slow_members_req())
+        .await
+        .unwrap()
+        .into_inner();
+
     let mut c = server.segments().await;
     let mut req = tonic::Request::new(v1::CountRequest {
-        segment: dsl("consent_email AND count(page_view WITHIN 365d) >= 3"),
+        segment: dsl(SEG),
         no_cache: true,
         ..Default::default()
     });
-    req.set_timeout(Duration::from_millis(1));
+    req.set_timeout(Duration::from_millis(300));
     let err = c.count(req).await.unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    assert_eq!(server.health().await, 1);
 
     // The server's cap applies to requests without a deadline.
     let capped = TestServer::start(&["--max-request-timeout", "1ms"]).await;
@@ -174,7 +200,10 @@ async fn missing_or_wrong_token_is_unauthenticated() {
     wrong
         .metadata_mut()
         .insert("authorization", "Bearer nope".parse().unwrap());
-    assert_eq!(c.count(wrong).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(
+        c.count(wrong).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
     let mut d = server.datasets().await;
     assert_eq!(
         d.describe(v1::DescribeRequest {}).await.unwrap_err().code(),
@@ -201,7 +230,10 @@ async fn oversized_requests_are_refused_and_the_server_stays_up() {
     let huge = format!("consent_email OR {}", "consent_sms OR ".repeat(10_000)) + "consent_push";
     let err = c.count(count_req(&huge)).await.unwrap_err();
     assert!(
-        matches!(err.code(), Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument),
+        matches!(
+            err.code(),
+            Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument
+        ),
         "{err:?}"
     );
     // Under the message limit but over the segment text limit.

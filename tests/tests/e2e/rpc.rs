@@ -100,7 +100,11 @@ async fn explain_shows_plans() {
         .unwrap()
         .into_inner();
     assert!(!e.logical.is_empty() && !e.optimized.is_empty() && !e.physical.is_empty());
-    assert!(e.physical.contains("DataSourceExec") || e.physical.contains("Parquet"), "{}", e.physical);
+    assert!(
+        e.physical.contains("DataSourceExec") || e.physical.contains("Parquet"),
+        "{}",
+        e.physical
+    );
 }
 
 #[tokio::test]
@@ -113,7 +117,10 @@ async fn members_stream_every_id_in_order_and_resume() {
     req.batch_size = 100;
     let (ids, batches) = collect_ids(&mut c, req).await.unwrap();
     assert_eq!(ids.len() as u64, count);
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids not strictly ascending");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids not strictly ascending"
+    );
     assert!(batches.len() > 2);
     assert!(batches.iter().all(|b| b.profile_ids.len() <= 100));
     assert_eq!(batches.last().unwrap().sent, count);
@@ -147,7 +154,12 @@ async fn members_with_columns_as_arrow_ipc() {
                 .unwrap();
         for batch in reader {
             let batch = batch.unwrap();
-            let names: Vec<_> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+            let names: Vec<_> = batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
             assert_eq!(names, ["profile_id", "email", "country"]);
             rows += batch.num_rows();
             let col = batch
@@ -316,4 +328,73 @@ async fn compression_gzip_and_zstd() {
         let (ids, _) = collect_ids(&mut c, members_req(SEG)).await.unwrap();
         assert_eq!(ids.len() as u64, n);
     }
+}
+
+#[tokio::test]
+async fn analytics_reports_whole_and_per_segment() {
+    use strata_proto::v1::analytics_service_client::AnalyticsServiceClient;
+    let server = TestServer::start(&[]).await;
+    let mut a =
+        AnalyticsServiceClient::new(server.channel().await).max_decoding_message_size(64 << 20);
+    let tables = |r: &v1::Report| r.tables.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+
+    let rfm = a.rfm(v1::RfmRequest::default()).await.unwrap().into_inner();
+    assert_eq!(tables(&rfm), ["segments", "scores", "grid"]);
+    let seg = &rfm.tables[0];
+    assert!(seg.rows > 0 && !seg.arrow_ipc.is_empty() && seg.json_rows.contains('{'));
+    let batches: Vec<_> =
+        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(&seg.arrow_ipc), None)
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    assert_eq!(
+        batches.iter().map(|b| b.num_rows() as u64).sum::<u64>(),
+        seg.rows
+    );
+
+    let mix = a
+        .channel_mix(v1::ChannelMixRequest {
+            segment: dsl("consent_email"),
+            window: "365d".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tables(&mix), ["classes", "channels"]);
+    let life = a
+        .lifecycle(v1::LifecycleRequest {
+            window: "30d".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tables(&life), ["states"]);
+    let ret = a
+        .retention(v1::RetentionRequest {
+            period: v1::retention_request::Period::Week as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tables(&ret), ["cohorts"]);
+
+    let err = a
+        .lifecycle(v1::LifecycleRequest {
+            window: "ninety days".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let err = a
+        .rfm(v1::RfmRequest {
+            segment: named("nope"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
 }

@@ -28,7 +28,9 @@ pub(crate) fn strata_bin() -> &'static Path {
         let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace");
         let mut cmd = Command::new(cargo);
         cmd.current_dir(root)
             .args(["build", "--quiet", "-p", "strata-cli", "--bin", "strata"]);
@@ -48,7 +50,14 @@ pub(crate) fn base_dataset() -> &'static Path {
         let tmp = tempfile::tempdir().expect("tempdir");
         let out = tmp.path().join("shop");
         let status = Command::new(strata_bin())
-            .args(["gen", "--profiles", &PROFILES.to_string(), "--seed", "1", "--out"])
+            .args([
+                "gen",
+                "--profiles",
+                &PROFILES.to_string(),
+                "--seed",
+                "1",
+                "--out",
+            ])
             .arg(&out)
             .stdout(Stdio::null())
             .status()
@@ -158,10 +167,15 @@ impl TestServer {
     async fn wait_healthy(&self) {
         let start = Instant::now();
         loop {
-            if self.health().await == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
+            if self.health().await
+                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            {
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "server never became healthy");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "server never became healthy"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -225,6 +239,29 @@ pub(crate) async fn collect_ids(
         batches.push(b);
     }
     Ok((ids, batches))
+}
+
+/// A member stream that cannot finish into the network buffers: every
+/// profile, one per message, each with several columns as Arrow IPC
+/// (megabytes in all), so an unread stream holds its query slot.
+pub(crate) fn slow_members_req() -> v1::MembersRequest {
+    v1::MembersRequest {
+        segment: dsl("NOT consent_email OR consent_email"),
+        batch_size: 1,
+        columns: [
+            "email",
+            "first_name",
+            "last_name",
+            "city",
+            "country",
+            "region",
+            "language",
+            "timezone",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Default::default()
+    }
 }
 
 /// A segment that matches a good part of the test dataset.
