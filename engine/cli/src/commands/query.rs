@@ -24,7 +24,7 @@ pub(crate) struct EngineArgs {
     #[arg(long, env = "STRATA_THREADS")]
     pub(crate) threads: Option<usize>,
     /// Memory limit for a query, e.g. 2GiB, 512MiB.
-    #[arg(long, env = "STRATA_MEMORY_LIMIT", default_value = "4GiB", value_parser = parse_bytes)]
+    #[arg(long, env = "STRATA_MEMORY_LIMIT", default_value = "4GiB", value_parser = strata_server::parse_bytes)]
     pub(crate) memory_limit: usize,
 }
 
@@ -339,26 +339,4 @@ pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
     Err(format!(
         "'{s}' is not a time: use 2025-06-30, 2025-06-30T12:00:00Z or now"
     ))
-}
-
-/// `4GiB`, `512MiB`, `100MB`, `1048576`.
-pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size: use e.g. 4GiB, 512MiB"))?;
-    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "kib" | "k" => 1 << 10,
-        "mb" => 1_000_000,
-        "mib" | "m" => 1 << 20,
-        "gb" => 1_000_000_000,
-        "gib" | "g" => 1 << 30,
-        other => return Err(format!("unknown size unit '{other}': use KiB, MiB or GiB")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{s}' is too large"))
 }
