@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::bail;
 use arrow::datatypes::DataType;
 use clap::Parser;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -78,6 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let mut times = Vec::with_capacity(cli.runs + 1);
     let mut answer = Value::Null;
+    let mut stable = true;
     for run in 0..=cli.runs {
         let sql = cli.sql.replace("{run}", &run.to_string());
         let started = Instant::now();
@@ -101,12 +101,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         if run == 0 {
             answer = a;
         } else if a != answer {
-            bail!("run {run} answered {a}, run 0 answered {answer}");
+            // Float sums may differ in the last bits from run to run (parallel
+            // aggregation order); the harness compares rounded values and
+            // reports the instability.
+            eprintln!("run {run} answered differently from run 0");
+            stable = false;
         }
     }
     println!(
         "{}",
-        json!({ "times_ms": times, "answer": answer, "peak_rss_kib": peak_rss_kib() })
+        json!({
+            "times_ms": times,
+            "answer": answer,
+            "stable": stable,
+            "peak_rss_kib": peak_rss_kib(),
+        })
     );
     Ok(())
 }
