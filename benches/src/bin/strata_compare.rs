@@ -39,6 +39,10 @@ struct Cli {
     /// Hot runs after the cold one.
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Run on this Ballista cluster (`df://HOST:PORT` or `standalone`;
+    /// needs `--features strata-core/ballista`), see benches/cluster/run.sh.
+    #[arg(long)]
+    cluster: Option<strata_core::cluster::Cluster>,
     #[command(subcommand)]
     work: Work,
 }
@@ -72,6 +76,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = EngineConfig {
         threads: cli.threads,
+        cluster: cli.cluster.clone(),
         ..EngineConfig::default()
     };
     let engine = Engine::open(&cli.data, config)

@@ -2,6 +2,7 @@
 
 pub(crate) mod analytics;
 pub(crate) mod client;
+pub(crate) mod cluster;
 pub(crate) mod demo;
 pub(crate) mod dsl;
 pub(crate) mod plot;

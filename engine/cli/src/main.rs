@@ -49,6 +49,9 @@ enum Command {
     Lifecycle(commands::analytics::ReportArgs),
     /// Retention report: weekly or monthly cohorts by first activity.
     Retention(commands::analytics::ReportArgs),
+    /// Run an Apache DataFusion Ballista scheduler or executor, for
+    /// `--cluster df://HOST:PORT` (needs `--features ballista`).
+    Cluster(commands::cluster::ClusterArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::ChannelMix(a) => commands::analytics::run(ReportKind::ChannelMix, a),
         Command::Lifecycle(a) => commands::analytics::run(ReportKind::Lifecycle, a),
         Command::Retention(a) => commands::analytics::run(ReportKind::Retention, a),
+        Command::Cluster(a) => commands::cluster::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
 //! Engine configuration.
 
+use crate::cluster::Cluster;
+
 /// How the engine runs queries.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -11,6 +13,8 @@ pub struct EngineConfig {
     pub memory_limit: usize,
     /// Rows per Arrow batch.
     pub batch_size: usize,
+    /// Run queries on this Ballista cluster instead of in this process.
+    pub cluster: Option<Cluster>,
 }
 
 impl Default for EngineConfig {
@@ -21,6 +25,7 @@ impl Default for EngineConfig {
                 .unwrap_or(2),
             memory_limit: 4 << 30,
             batch_size: 8192,
+            cluster: None,
         }
     }
 }

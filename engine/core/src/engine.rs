@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext, ident, lit};
@@ -59,7 +60,7 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Opens the dataset at `dir` with a DataFusion runtime limited by
-    /// `config` (threads, memory).
+    /// `config` (threads, memory), in this process or on `config.cluster`.
     pub async fn open(dir: &Path, config: EngineConfig) -> Result<Self> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(config.memory_limit, 1.0)
@@ -71,7 +72,12 @@ impl Engine {
         let opts = session.options_mut();
         opts.execution.parquet.pushdown_filters = true;
         opts.execution.parquet.reorder_filters = true;
-        let ctx = SessionContext::new_with_config_rt(session, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(session)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        let ctx = crate::cluster::context(state, config.cluster.as_ref()).await?;
         let dataset = Dataset::open(dir, &ctx).await?;
         Ok(Engine {
             ctx,

@@ -29,6 +29,10 @@ pub enum Error {
     #[error("query exceeded the memory limit: {0}")]
     ResourcesExhausted(String),
 
+    /// The Ballista cluster could not be reached or started.
+    #[error("cluster: {0}")]
+    Cluster(String),
+
     /// The dataset directory or its manifest is unusable.
     #[error(transparent)]
     Dataset(#[from] strata_datasets::Error),

@@ -16,9 +16,12 @@
 //! - the compiler (private) turns the checked AST into one plan: attribute
 //!   filters on `profiles`, one aggregation over `events` for all
 //!   behavioural conditions, built-ins joined per profile;
-//! - [`analytics`] holds RFM, channel mix, lifecycle and retention.
+//! - [`analytics`] holds RFM, channel mix, lifecycle and retention;
+//! - [`cluster`] runs the same plans on an Apache DataFusion Ballista
+//!   cluster (`ballista` feature) when [`EngineConfig::cluster`] says so.
 
 pub mod analytics;
+pub mod cluster;
 mod compile;
 mod config;
 mod dataset;

@@ -36,6 +36,12 @@ pub struct DataConfig {
     /// resident memory is above 90% of it.
     #[arg(long, env = "STRATA_MEMORY_LIMIT", default_value = "2GiB", value_parser = parse_bytes)]
     pub memory_limit: usize,
+    /// Run every query on this Apache DataFusion Ballista cluster:
+    /// `df://HOST:PORT` (a scheduler whose executors can read --data at the
+    /// same path) or `standalone` (scheduler and executor in this process).
+    /// Needs a strata built with `--features ballista`.
+    #[arg(long, env = "STRATA_CLUSTER")]
+    pub cluster: Option<strata_core::cluster::Cluster>,
 }
 
 /// Where to listen.

@@ -52,7 +52,8 @@ pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// The gRPC status code of this error: user mistakes are
     /// `INVALID_ARGUMENT`, missing things `NOT_FOUND`, limits
-    /// `RESOURCE_EXHAUSTED`, deadlines `DEADLINE_EXCEEDED`, the rest
+    /// `RESOURCE_EXHAUSTED`, deadlines `DEADLINE_EXCEEDED`, an unreachable
+    /// Ballista cluster `UNAVAILABLE`, the rest
     /// `INTERNAL`.
     pub fn status_code(&self) -> Code {
         use strata_core::Error as E;
@@ -66,6 +67,7 @@ impl Error {
                 E::Dsl(_) | E::SegmentCycle { .. } | E::InvalidArgument(_) => Code::InvalidArgument,
                 E::SegmentNotFound { .. } => Code::NotFound,
                 E::ResourcesExhausted(_) => Code::ResourceExhausted,
+                E::Cluster(_) => Code::Unavailable,
                 E::Dataset(_)
                 | E::DataFusion(_)
                 | E::Arrow(_)

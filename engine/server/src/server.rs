@@ -35,6 +35,7 @@ impl BoundServer {
             // Operators get half of the limit; the rest is for scans,
             // buffers and the server itself.
             memory_limit: config.data.memory_limit / 2,
+            cluster: config.data.cluster.clone(),
             ..EngineConfig::default()
         };
         if config.data.threads > 0 {

@@ -7,6 +7,7 @@ mod support;
 
 mod cancel;
 mod cli;
+mod cluster;
 mod errors;
 mod python;
 mod reflection;

@@ -15,8 +15,8 @@ use tonic::transport::Channel;
 /// Profiles in the test dataset.
 pub(crate) const PROFILES: u64 = 3000;
 
-/// The `strata` binary, built (once per run) by the same cargo that runs
-/// these tests, in the same profile. `STRATA_BIN` overrides.
+/// The `strata` binary, built (once per run, with the `ballista` feature)
+/// by the same cargo that runs these tests, in the same profile. `STRATA_BIN` overrides.
 pub(crate) fn strata_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -33,7 +33,11 @@ pub(crate) fn strata_bin() -> &'static Path {
             .expect("workspace");
         let mut cmd = Command::new(cargo);
         cmd.current_dir(root)
-            .args(["build", "--quiet", "-p", "strata-cli", "--bin", "strata"]);
+            .args(["build", "--quiet", "-p", "strata-cli", "--bin", "strata"])
+            // With Ballista, for the scale-out tests (`cluster.rs`); the
+            // same features the workspace's test build has, so nothing is
+            // compiled twice.
+            .args(["--features", "ballista"]);
         if release {
             cmd.arg("--release");
         }
@@ -68,7 +72,7 @@ pub(crate) fn base_dataset() -> &'static Path {
     .1
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

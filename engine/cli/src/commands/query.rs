@@ -26,12 +26,19 @@ pub(crate) struct EngineArgs {
     /// Memory limit for a query, e.g. 2GiB, 512MiB.
     #[arg(long, env = "STRATA_MEMORY_LIMIT", default_value = "4GiB", value_parser = strata_server::parse_bytes)]
     pub(crate) memory_limit: usize,
+    /// Run on this Apache DataFusion Ballista cluster instead of in this
+    /// process: `df://HOST:PORT` (its executors must read --data at the same
+    /// path) or `standalone` (an in-process scheduler and executor). Needs a
+    /// strata built with `--features ballista`.
+    #[arg(long, env = "STRATA_CLUSTER")]
+    pub(crate) cluster: Option<strata_core::cluster::Cluster>,
 }
 
 impl EngineArgs {
     pub(crate) fn config(&self) -> EngineConfig {
         let mut c = EngineConfig {
             memory_limit: self.memory_limit,
+            cluster: self.cluster.clone(),
             ..EngineConfig::default()
         };
         if let Some(t) = self.threads {

@@ -41,12 +41,12 @@ use std::sync::Arc;
 use arrow::array::{Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeDelta, Utc};
-use datafusion::common::JoinType;
+use datafusion::common::{JoinType, ScalarValue};
 use datafusion::functions::expr_fn::{date_part, date_trunc, nullif};
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, min, sum};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{cast, when};
+use datafusion::logical_expr::{LogicalPlanBuilder, cast, when};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, ident, lit};
 use parquet::file::metadata::KeyValue;
 
@@ -242,7 +242,7 @@ fn labels(ctx: &SessionContext, name: &str, labels: &[&str]) -> Result<DataFrame
             Arc::new(Int64Array::from_iter_values(0..labels.len() as i64)),
         ],
     )?;
-    Ok(ctx.read_batch(batch)?)
+    values_frame(ctx, &batch)
 }
 
 /// A table of the integers `1..=n` in column `name`.
@@ -252,7 +252,45 @@ fn range(ctx: &SessionContext, name: &str, n: u32) -> Result<DataFrame> {
         schema,
         vec![Arc::new(Int64Array::from_iter_values(1..=i64::from(n)))],
     )?;
-    Ok(ctx.read_batch(batch)?)
+    values_frame(ctx, &batch)
+}
+
+/// `batch` as a `VALUES` plan with its column names. Unlike a `MemTable`
+/// (`read_batch`), `VALUES` serializes with DataFusion's protobuf codec, so
+/// the report also runs on a Ballista cluster. `VALUES` carries no names
+/// through that codec (they come back as `column1`, …), hence the aliasing
+/// projection on top. An empty batch becomes one row of NULLs filtered out.
+fn values_frame(ctx: &SessionContext, batch: &RecordBatch) -> Result<DataFrame> {
+    let schema = batch.schema();
+    let row = |r: usize| -> Result<Vec<Expr>> {
+        batch
+            .columns()
+            .iter()
+            .map(|c| Ok(lit(ScalarValue::try_from_array(c, r)?)))
+            .collect()
+    };
+    let empty = batch.num_rows() == 0;
+    let rows = if empty {
+        let nulls = schema
+            .fields()
+            .iter()
+            .map(|f| Ok(lit(ScalarValue::try_from(f.data_type())?)))
+            .collect::<Result<Vec<_>>>()?;
+        vec![nulls]
+    } else {
+        (0..batch.num_rows()).map(row).collect::<Result<_>>()?
+    };
+    let names = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| ident(format!("column{}", i + 1)).alias(f.name()));
+    let mut df = DataFrame::new(ctx.state(), LogicalPlanBuilder::values(rows)?.build()?)
+        .select(names)?;
+    if empty {
+        df = df.filter(lit(false))?;
+    }
+    Ok(df)
 }
 
 /// `sum(e) OVER ()`.
@@ -641,9 +679,7 @@ async fn retention_report(
         ],
     )?;
     let active = || zero_if_null(ident("active"));
-    let cohorts = cx
-        .ctx
-        .read_batch(grid)?
+    let cohorts = values_frame(cx.ctx, &grid)?
         .join(
             cells,
             JoinType::Left,

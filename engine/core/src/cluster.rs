@@ -1,0 +1,283 @@
+//! Where queries run: in this process (the default), or on an Apache
+//! DataFusion Ballista cluster.
+//!
+//! Strata's plans use only DataFusion's listing tables, `VALUES`, built-in
+//! operators and built-in functions, so Ballista's default codecs ship them
+//! to executors unchanged: a stock `ballista-executor` runs them, and nothing
+//! Strata-specific has to be registered there. The same [`crate::Engine`]
+//! API answers counts, member lists and reports either way; only the
+//! [`SessionContext`] differs.
+//!
+//! - [`Cluster::Remote`] (`df://host:port`) sends each query to a running
+//!   scheduler. The dataset must be on a path every executor can read.
+//! - [`Cluster::Standalone`] starts a scheduler and one executor inside this
+//!   process (once, then reused): the same code path as a real cluster,
+//!   without the processes. Tests and demos use it.
+//!
+//! With the `ballista` cargo feature off, asking for a cluster is an
+//! [`Error::InvalidArgument`] that says how to rebuild.
+
+use std::fmt;
+use std::str::FromStr;
+
+use datafusion::execution::SessionState;
+use datafusion::prelude::SessionContext;
+
+use crate::{Error, Result};
+
+/// The port a Ballista scheduler listens on when a URL names none.
+pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
+
+/// A Ballista cluster to run queries on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cluster {
+    /// A scheduler and an executor inside this process.
+    Standalone,
+    /// A running scheduler at `host:port` (written `df://host:port`).
+    Remote { host: String, port: u16 },
+}
+
+impl Cluster {
+    /// The scheduler's gRPC endpoint, `http://host:port`.
+    pub fn scheduler_url(&self) -> Option<String> {
+        match self {
+            Cluster::Standalone => None,
+            Cluster::Remote { host, port } => Some(format!("http://{host}:{port}")),
+        }
+    }
+}
+
+impl fmt::Display for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cluster::Standalone => f.write_str("standalone"),
+            Cluster::Remote { host, port } => write!(f, "df://{host}:{port}"),
+        }
+    }
+}
+
+impl FromStr for Cluster {
+    type Err = String;
+
+    /// `df://host:port` (port defaults to 50050) or `standalone`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "standalone" {
+            return Ok(Cluster::Standalone);
+        }
+        let Some(rest) = s.strip_prefix("df://") else {
+            return Err(format!(
+                "'{s}' is not a cluster: use df://HOST:PORT (a Ballista scheduler) or standalone"
+            ));
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => {
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| format!("'{p}' in '{s}' is not a port number"))?;
+                (h, port)
+            }
+            None => (rest, DEFAULT_SCHEDULER_PORT),
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(format!("'{s}' has no host: use df://HOST:PORT"));
+        }
+        Ok(Cluster::Remote {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// The session queries run in: `state` as is when `cluster` is `None`,
+/// else `state` upgraded to plan and run on the cluster.
+pub(crate) async fn context(
+    state: SessionState,
+    cluster: Option<&Cluster>,
+) -> Result<SessionContext> {
+    match cluster {
+        None => Ok(SessionContext::new_with_state(state)),
+        Some(cluster) => ballista_context(state, cluster).await,
+    }
+}
+
+#[cfg(not(feature = "ballista"))]
+async fn ballista_context(_state: SessionState, cluster: &Cluster) -> Result<SessionContext> {
+    Err(Error::InvalidArgument(format!(
+        "cannot run on cluster {cluster}: this strata was built without Ballista; \
+         rebuild with `cargo build --release --features ballista`"
+    )))
+}
+
+#[cfg(feature = "ballista")]
+async fn ballista_context(state: SessionState, cluster: &Cluster) -> Result<SessionContext> {
+    use ballista::extension::SessionStateExt;
+
+    let url = match cluster {
+        Cluster::Standalone => ballista_impl::standalone_scheduler(&state).await?,
+        Cluster::Remote { .. } => {
+            let url = cluster.scheduler_url().unwrap_or_default();
+            ballista_impl::connect(&url).await.map_err(|e| {
+                Error::Cluster(format!("cannot reach the Ballista scheduler at {cluster}: {e}"))
+            })?;
+            url
+        }
+    };
+    Ok(SessionContext::new_with_state(
+        state.upgrade_for_ballista(url)?,
+    ))
+}
+
+#[cfg(feature = "ballista")]
+pub use ballista_impl::{ExecutorOptions, run_executor, run_scheduler};
+
+#[cfg(feature = "ballista")]
+mod ballista_impl {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+    use ballista_scheduler::cluster::BallistaCluster;
+    use ballista_scheduler::config::SchedulerConfig;
+    use datafusion::execution::SessionState;
+    use tokio::sync::Mutex;
+    use tonic::transport::Channel;
+
+    use crate::{Error, Result};
+
+    /// How long to wait for a scheduler to answer before giving up.
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    pub(super) async fn connect(url: &str) -> Result<SchedulerGrpcClient<Channel>, String> {
+        let attempt = SchedulerGrpcClient::connect(url.to_string());
+        match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+        }
+    }
+
+    /// The URL of this process's standalone scheduler, started (with one
+    /// executor) on first use and restarted if it is gone (its runtime
+    /// ended, e.g. between tests).
+    pub(super) async fn standalone_scheduler(state: &SessionState) -> Result<String> {
+        static URL: Mutex<Option<String>> = Mutex::const_new(None);
+        let mut url = URL.lock().await;
+        if let Some(u) = url.as_ref()
+            && connect(u).await.is_ok()
+        {
+            return Ok(u.clone());
+        }
+        let addr =
+            ballista_scheduler::standalone::new_standalone_scheduler_from_state(state)
+                .await
+                .map_err(|e| Error::Cluster(format!("starting a standalone scheduler: {e}")))?;
+        let u = format!("http://localhost:{}", addr.port());
+        let client = loop {
+            match SchedulerGrpcClient::connect(u.clone()).await {
+                Ok(c) => break c,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        let vcores = state.config().target_partitions().max(1);
+        ballista_executor::new_standalone_executor_from_state(client, vcores, state)
+            .await
+            .map_err(|e| Error::Cluster(format!("starting a standalone executor: {e}")))?;
+        *url = Some(u.clone());
+        Ok(u)
+    }
+
+    /// Runs a Ballista scheduler on `bind` until the process is stopped:
+    /// the stock scheduler, as `ballista-scheduler` would run it.
+    pub async fn run_scheduler(bind: SocketAddr) -> Result<()> {
+        let config = SchedulerConfig {
+            bind_host: bind.ip().to_string(),
+            bind_port: bind.port(),
+            external_host: bind.ip().to_string(),
+            ..SchedulerConfig::default()
+        };
+        let cluster = BallistaCluster::new_from_config(&config)
+            .await
+            .map_err(|e| Error::Cluster(e.to_string()))?;
+        ballista_scheduler::scheduler_process::start_server(cluster, bind, Arc::new(config))
+            .await
+            .map_err(|e| Error::Cluster(e.to_string()))
+    }
+
+    /// Where an executor listens and whom it serves.
+    #[derive(Debug, Clone)]
+    pub struct ExecutorOptions {
+        /// The scheduler to register with.
+        pub scheduler: SocketAddr,
+        /// Host to bind and advertise.
+        pub bind_host: String,
+        /// Arrow Flight port (shuffle data and results).
+        pub port: u16,
+        /// gRPC port (tasks from the scheduler).
+        pub grpc_port: u16,
+        /// Tasks run at once (0: all cores).
+        pub concurrent_tasks: usize,
+        /// Shuffle files go here (default: a temporary directory).
+        pub work_dir: Option<PathBuf>,
+        /// Memory pool of the executor, in bytes (None: Ballista's default).
+        pub memory_limit: Option<u64>,
+    }
+
+    /// Runs a Ballista executor until the process is stopped (Ctrl-C,
+    /// SIGTERM or the scheduler's stop request): the stock executor, as
+    /// `ballista-executor` would run it.
+    pub async fn run_executor(opts: ExecutorOptions) -> Result<()> {
+        let config = ExecutorProcessConfig {
+            bind_host: opts.bind_host.clone(),
+            external_host: Some(opts.bind_host.clone()),
+            port: opts.port,
+            grpc_port: opts.grpc_port,
+            scheduler_host: opts.scheduler.ip().to_string(),
+            scheduler_port: opts.scheduler.port(),
+            scheduler_connect_timeout_seconds: 30,
+            vcores: opts.concurrent_tasks,
+            work_dir: opts.work_dir.map(|p| p.display().to_string()),
+            memory_pool_size: opts.memory_limit,
+            print_thread_info: false,
+            ..ExecutorProcessConfig::default()
+        };
+        start_executor_process(Arc::new(config))
+            .await
+            .map_err(|e| Error::Cluster(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cluster_urls() {
+        assert_eq!("standalone".parse(), Ok(Cluster::Standalone));
+        assert_eq!(
+            "df://sched.internal:50070".parse(),
+            Ok(Cluster::Remote {
+                host: "sched.internal".into(),
+                port: 50070
+            })
+        );
+        assert_eq!(
+            "df://localhost".parse(),
+            Ok(Cluster::Remote {
+                host: "localhost".into(),
+                port: DEFAULT_SCHEDULER_PORT
+            })
+        );
+        assert_eq!(
+            "df://127.0.0.1:50050/".parse::<Cluster>().map(|c| c.to_string()),
+            Ok("df://127.0.0.1:50050".to_string())
+        );
+        assert!("http://x:1".parse::<Cluster>().is_err());
+        assert!("df://:50050".parse::<Cluster>().is_err());
+        assert!("df://host:port".parse::<Cluster>().is_err());
+    }
+}
