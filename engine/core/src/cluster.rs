@@ -112,14 +112,44 @@ async fn ballista_context(_state: SessionState, cluster: &Cluster) -> Result<Ses
 
 #[cfg(feature = "ballista")]
 async fn ballista_context(state: SessionState, cluster: &Cluster) -> Result<SessionContext> {
-    use ballista::extension::SessionStateExt;
+    use ballista::extension::{SessionConfigExt, SessionStateExt};
+    use ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED;
+    use datafusion::execution::session_state::SessionStateBuilder;
 
+    // Ballista 55 turns DataFusion's sort-preserving repartitions into
+    // shuffles that concatenate map outputs, so any operator planned to
+    // rely on an input order downstream of a shuffle sees unsorted data.
+    // Found by tests/e2e/cluster.rs over Strata's sorted Parquet files: a
+    // sort-merge join lost a member in about one run in three, and RFM's
+    // RANK gave wrong scores. So on a cluster:
+    // - no sort order is declared or inferred (`Dataset::open` declares
+    //   none; without statistics collection DataFusion does not read the
+    //   files' `sorting_columns` either), so nothing relies on one;
+    // - hash joins instead of Ballista's preferred sort-merge joins (the
+    //   build sides here are per-profile tables, one row per profile);
+    // - the static planner: the adaptive one returned a sorted member list
+    //   as several sorted runs, concatenated.
+    // `Engine::members` also sorts and checks what a cluster returns. (A
+    // standalone scheduler plans with this state's config, so it is set
+    // before the scheduler starts.)
+    let config = state
+        .config()
+        .clone()
+        .upgrade_for_ballista()
+        .set_bool(BALLISTA_ADAPTIVE_PLANNER_ENABLED, false)
+        .set_bool("datafusion.optimizer.prefer_hash_join", true)
+        .set_bool("datafusion.execution.collect_statistics", false);
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .build();
     let url = match cluster {
         Cluster::Standalone => ballista_impl::standalone_scheduler(&state).await?,
         Cluster::Remote { .. } => {
             let url = cluster.scheduler_url().unwrap_or_default();
             ballista_impl::connect(&url).await.map_err(|e| {
-                Error::Cluster(format!("cannot reach the Ballista scheduler at {cluster}: {e}"))
+                Error::Cluster(format!(
+                    "cannot reach the Ballista scheduler at {cluster}: {e}"
+                ))
             })?;
             url
         }
@@ -139,11 +169,13 @@ mod ballista_impl {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use ballista_core::registry::BallistaFunctionRegistry;
     use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
     use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
     use ballista_scheduler::cluster::BallistaCluster;
     use ballista_scheduler::config::SchedulerConfig;
     use datafusion::execution::SessionState;
+    use datafusion::execution::session_state::SessionStateBuilder;
     use tokio::sync::Mutex;
     use tonic::transport::Channel;
 
@@ -172,10 +204,9 @@ mod ballista_impl {
         {
             return Ok(u.clone());
         }
-        let addr =
-            ballista_scheduler::standalone::new_standalone_scheduler_from_state(state)
-                .await
-                .map_err(|e| Error::Cluster(format!("starting a standalone scheduler: {e}")))?;
+        let addr = ballista_scheduler::standalone::new_standalone_scheduler_from_state(state)
+            .await
+            .map_err(|e| Error::Cluster(format!("starting a standalone scheduler: {e}")))?;
         let u = format!("http://localhost:{}", addr.port());
         let client = loop {
             match SchedulerGrpcClient::connect(u.clone()).await {
@@ -243,6 +274,12 @@ mod ballista_impl {
             work_dir: opts.work_dir.map(|p| p.display().to_string()),
             memory_pool_size: opts.memory_limit,
             print_thread_info: false,
+            // Every DataFusion built-in, nested (array) functions included:
+            // Ballista's default registry has only the core scalar
+            // functions, so a list `CONTAINS` (`array_has`) would not decode.
+            override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(
+                &SessionStateBuilder::new().with_default_features().build(),
+            ))),
             ..ExecutorProcessConfig::default()
         };
         start_executor_process(Arc::new(config))
@@ -273,7 +310,9 @@ mod tests {
             })
         );
         assert_eq!(
-            "df://127.0.0.1:50050/".parse::<Cluster>().map(|c| c.to_string()),
+            "df://127.0.0.1:50050/"
+                .parse::<Cluster>()
+                .map(|c| c.to_string()),
             Ok("df://127.0.0.1:50050".to_string())
         );
         assert!("http://x:1".parse::<Cluster>().is_err());

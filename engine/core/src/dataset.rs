@@ -44,23 +44,37 @@ pub struct Dataset {
 impl Dataset {
     /// Registers `profiles` and `events` with `ctx` and reads what the type
     /// checker needs (schemas, distinct event types).
-    pub(crate) async fn open(dir: &Path, ctx: &SessionContext) -> Result<Self> {
+    ///
+    /// With `declare_order`, the files' sort orders are declared to
+    /// DataFusion, which then aggregates, joins and merges by `profile_id`
+    /// without re-sorting. A Ballista cluster gets none (see
+    /// `cluster::context`): its shuffles do not keep the order that
+    /// DataFusion plans downstream operators to rely on.
+    pub(crate) async fn open(
+        dir: &Path,
+        ctx: &SessionContext,
+        declare_order: bool,
+    ) -> Result<Self> {
         let manifest = Manifest::load(dir)?;
+        let order = |cols: &[&str]| -> Vec<Vec<datafusion::logical_expr::SortExpr>> {
+            if declare_order {
+                vec![cols.iter().map(|c| col(*c).sort(true, false)).collect()]
+            } else {
+                vec![]
+            }
+        };
         let profiles = listing_table(
             ctx,
             &strata_datasets::profiles_dir(dir),
             vec![],
-            vec![vec![col("profile_id").sort(true, false)]],
+            order(&["profile_id"]),
         )
         .await?;
         let events = listing_table(
             ctx,
             &strata_datasets::events_dir(dir),
             vec![(EVENT_MONTH.to_string(), DataType::Utf8)],
-            vec![vec![
-                col("profile_id").sort(true, false),
-                col("event_time").sort(true, false),
-            ]],
+            order(&["profile_id", "event_time"]),
         )
         .await?;
         let profiles_schema = profiles.schema();
@@ -93,7 +107,7 @@ impl Dataset {
                 ctx,
                 &dir.join(crate::features::FEATURES_DIR),
                 vec![],
-                vec![vec![col("profile_id").sort(true, false)]],
+                order(&["profile_id"]),
             )
             .await?;
             ctx.register_table(FEATURES, Arc::new(table))?;

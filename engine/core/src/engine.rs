@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext, ident, lit};
 use strata_dsl::ast::{Expr, ExprKind, Segment};
@@ -78,7 +78,7 @@ impl Engine {
             .with_default_features()
             .build();
         let ctx = crate::cluster::context(state, config.cluster.as_ref()).await?;
-        let dataset = Dataset::open(dir, &ctx).await?;
+        let dataset = Dataset::open(dir, &ctx, config.cluster.is_none()).await?;
         Ok(Engine {
             ctx,
             dataset,
@@ -152,11 +152,23 @@ impl Engine {
         as_of: DateTime<Utc>,
         req: &MembersRequest,
     ) -> Result<SendableRecordBatchStream> {
-        let stream = self
-            .members_frame(segment, as_of, req)
-            .await?
-            .execute_stream()
-            .await?;
+        let df = self.members_frame(segment, as_of, req).await?;
+        let stream = if self.config.cluster.is_some() {
+            // Ballista's shuffles do not keep sort orders (see
+            // `cluster::context`): the cluster filters and joins, the
+            // member list is put in profile_id order here (in memory).
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            ordered_stream(sorted_by_profile_id(
+                schema,
+                batches,
+                self.config.batch_size,
+            )?)
+        } else {
+            df.sort(vec![ident("profile_id").sort(true, false)])?
+                .execute_stream()
+                .await?
+        };
         Ok(match req.limit {
             Some(limit) => limit_stream(stream, limit),
             None => stream,
@@ -191,9 +203,7 @@ impl Engine {
         }
         let mut cols = vec![ident("profile_id")];
         cols.extend(req.columns.iter().filter(|c| *c != "profile_id").map(ident));
-        df = df
-            .select(cols)?
-            .sort(vec![ident("profile_id").sort(true, false)])?;
+        df = df.select(cols)?;
         // No `df.limit(..)`: DataFusion 55 pushes the fetch into the Parquet
         // scan together with the pushed-down filters and cuts rows before
         // filtering them, so a page could miss members (found by the
@@ -278,6 +288,59 @@ impl Engine {
         };
         Ok(Expr { kind, span: e.span })
     }
+}
+
+/// `batches` sorted by their first column (`profile_id`), as a stream of
+/// batches of at most `batch_size` rows.
+fn sorted_by_profile_id(
+    schema: SchemaRef,
+    batches: Vec<arrow::record_batch::RecordBatch>,
+    batch_size: usize,
+) -> Result<SendableRecordBatchStream> {
+    let all = arrow::compute::concat_batches(&schema, &batches)?;
+    let order = arrow::compute::sort_to_indices(all.column(0), None, None)?;
+    let sorted = arrow::compute::take_record_batch(&all, &order)?;
+    let chunks: Vec<_> = (0..sorted.num_rows())
+        .step_by(batch_size.max(1))
+        .map(|at| Ok(sorted.slice(at, batch_size.min(sorted.num_rows() - at))))
+        .collect();
+    Ok(Box::pin(
+        datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+            schema,
+            futures::stream::iter(chunks),
+        ),
+    ))
+}
+
+/// `stream` (profile_id first), failing if the ids are not strictly
+/// increasing: a cluster's planner must keep the final order, and a page
+/// out of order would break the resumable cursor silently.
+fn ordered_stream(stream: SendableRecordBatchStream) -> SendableRecordBatchStream {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use datafusion::error::DataFusionError;
+    use futures::StreamExt;
+    let schema = stream.schema();
+    let checked = stream.scan(None::<i64>, |last, batch| {
+        let out = batch.and_then(|b| {
+            let ids = b
+                .column(0)
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| DataFusionError::Internal("profile_id is not Int64".to_string()))?;
+            for &id in ids.values() {
+                if last.is_some_and(|l| id <= l) {
+                    return Err(DataFusionError::Execution(format!(
+                        "the cluster returned members out of profile_id order ({id} after {})",
+                        last.unwrap_or_default()
+                    )));
+                }
+                *last = Some(id);
+            }
+            Ok(b)
+        });
+        futures::future::ready(Some(out))
+    });
+    Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, checked))
 }
 
 /// The first `limit` rows of `stream`; dropping the rest of the stream

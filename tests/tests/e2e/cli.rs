@@ -1,22 +1,7 @@
 //! The CLI's client mode: `strata count|members --server URL` give the same
 //! answers as embedded mode.
 
-use std::process::Command;
-
 use crate::support::*;
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(strata_bin())
-        .args(args)
-        .env_remove("STRATA_TOKEN")
-        .output()
-        .expect("strata");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test]
 async fn count_and_members_over_grpc_match_embedded() {
@@ -24,13 +9,13 @@ async fn count_and_members_over_grpc_match_embedded() {
     let url = server.url();
     let data = server.data.to_str().unwrap();
 
-    let (ok, remote, err) = run(&["count", "--server", &url, "--token", "t0k", SEG]);
+    let (ok, remote, err) = run_strata(&["count", "--server", &url, "--token", "t0k", SEG]);
     assert!(ok, "{err}");
-    let (ok, local, err) = run(&["count", "--data", data, SEG]);
+    let (ok, local, err) = run_strata(&["count", "--data", data, SEG]);
     assert!(ok, "{err}");
     assert_eq!(remote.trim(), local.trim());
 
-    let (ok, remote, err) = run(&[
+    let (ok, remote, err) = run_strata(&[
         "members",
         "--server",
         &url,
@@ -41,15 +26,15 @@ async fn count_and_members_over_grpc_match_embedded() {
         SEG,
     ]);
     assert!(ok, "{err}");
-    let (ok, local, err) = run(&["members", "--data", data, "--columns", "country", SEG]);
+    let (ok, local, err) = run_strata(&["members", "--data", data, "--columns", "country", SEG]);
     assert!(ok, "{err}");
     assert_eq!(remote, local);
     assert_eq!(remote.lines().count() as u64, local.lines().count() as u64);
 
-    let (ok, _, err) = run(&["count", "--server", &url, SEG]);
+    let (ok, _, err) = run_strata(&["count", "--server", &url, SEG]);
     assert!(!ok);
     assert!(err.contains("Unauthenticated"), "{err}");
-    let (ok, _, err) = run(&[
+    let (ok, _, err) = run_strata(&[
         "count",
         "--server",
         &url,

@@ -13,9 +13,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Float64Type};
 use futures::TryStreamExt;
-use strata_core::analytics::{
-    AnalyticsParams, CohortPeriod, Report, ReportKind, ReportRequest,
-};
+use strata_core::analytics::{AnalyticsParams, CohortPeriod, Report, ReportKind, ReportRequest};
 use strata_core::cluster::Cluster;
 use strata_core::{Engine, EngineConfig, MembersRequest, SegmentStore};
 use strata_dsl::ast::{Duration, TimeUnit};
@@ -24,7 +22,10 @@ use crate::support::{base_dataset, copy_dir, strata_bin};
 
 /// The saved segments docs/dsl.md refers to.
 const SAVED: [(&str, &str); 2] = [
-    ("vip", "rfm.segment IN ('champions', 'loyal', 'cannot_lose')"),
+    (
+        "vip",
+        "rfm.segment IN ('champions', 'loyal', 'cannot_lose')",
+    ),
     ("email_reachable", "consent_email AND email IS NOT NULL"),
 ];
 
@@ -45,7 +46,11 @@ fn doc_segments() -> Vec<String> {
             _ => {}
         }
     }
-    assert!(out.len() >= 25, "only {} seg examples in docs/dsl.md", out.len());
+    assert!(
+        out.len() >= 25,
+        "only {} seg examples in docs/dsl.md",
+        out.len()
+    );
     out
 }
 
@@ -95,7 +100,9 @@ async fn member_ids(engine: &Engine, text: &str) -> Vec<i64> {
 /// Every report of interest: the four analyses with default parameters,
 /// weekly retention, a 30-day lifecycle, 3 RFM bins, and each restricted
 /// to a segment.
-fn report_requests(as_of: chrono::DateTime<chrono::Utc>) -> Vec<(ReportKind, String, ReportRequest)> {
+fn report_requests(
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> Vec<(ReportKind, String, ReportRequest)> {
     let mut out = Vec::new();
     let base = ReportRequest {
         as_of,
@@ -152,15 +159,29 @@ fn assert_same_report(what: &str, local: &Report, remote: &Report) {
         assert_eq!(name, rname, "{what}");
         let l = concat_batches(&l[0].schema(), l).expect("concat");
         let r = concat_batches(&r[0].schema(), r).expect("concat");
-        assert_eq!(l.schema().fields().len(), r.schema().fields().len(), "{what}/{name}");
+        assert_eq!(
+            l.schema().fields().len(),
+            r.schema().fields().len(),
+            "{what}/{name}"
+        );
         assert_eq!(l.num_rows(), r.num_rows(), "{what}/{name}: row count");
         assert!(l.num_rows() > 0, "{what}/{name}: empty table");
         for (i, (lc, rc)) in l.columns().iter().zip(r.columns()).enumerate() {
             let col = l.schema().field(i).name().clone();
             if lc.data_type() == &DataType::Float64 && rc.data_type() == &DataType::Float64 {
-                let (lc, rc) = (lc.as_primitive::<Float64Type>(), rc.as_primitive::<Float64Type>());
+                let (lc, rc) = (
+                    lc.as_primitive::<Float64Type>(),
+                    rc.as_primitive::<Float64Type>(),
+                );
                 for row in 0..lc.len() {
-                    assert_eq!(lc.is_null(row), rc.is_null(row), "{what}/{name}.{col}[{row}]");
+                    assert_eq!(
+                        lc.is_null(row),
+                        rc.is_null(row),
+                        "{what}/{name}.{col}[{row}]"
+                    );
+                    if lc.is_null(row) {
+                        continue;
+                    }
                     let (a, b) = (lc.value(row), rc.value(row));
                     assert!(
                         (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
@@ -183,7 +204,9 @@ async fn assert_matches_embedded(dir: &Path, remote: &Engine) {
     for text in doc_segments() {
         let seg = local.parse(&text).expect("doc example checks");
         let n_local = local.count(&seg, as_of).await.expect("embedded count");
-        let seg = remote.parse(&text).expect("doc example checks on the cluster");
+        let seg = remote
+            .parse(&text)
+            .expect("doc example checks on the cluster");
         let n_remote = remote
             .count(&seg, as_of)
             .await
@@ -195,7 +218,10 @@ async fn assert_matches_embedded(dir: &Path, remote: &Engine) {
         assert_eq!(ids_local, ids_remote, "members of:\n{text}");
         nonempty += usize::from(n_local > 0);
     }
-    assert!(nonempty >= 10, "only {nonempty} examples have members: a weak test");
+    assert!(
+        nonempty >= 10,
+        "only {nonempty} examples have members: a weak test"
+    );
 
     for segment in [None, Some("consent_email AND count(purchase) >= 2")] {
         let l = reports(&local, segment).await;
@@ -333,7 +359,8 @@ async fn unreachable_cluster_is_a_clear_error() {
     .expect_err("nothing listens there");
     let msg = err.to_string();
     assert!(
-        matches!(err, strata_core::Error::Cluster(_)) && msg.contains(&format!("df://127.0.0.1:{port}")),
+        matches!(err, strata_core::Error::Cluster(_))
+            && msg.contains(&format!("df://127.0.0.1:{port}")),
         "{msg}"
     );
 }

@@ -12,3 +12,4 @@ mod errors;
 mod python;
 mod reflection;
 mod rpc;
+mod tls;

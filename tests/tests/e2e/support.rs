@@ -47,6 +47,21 @@ pub(crate) fn strata_bin() -> &'static Path {
     })
 }
 
+/// Runs `strata ARGS` (no token from the environment): success, stdout,
+/// stderr.
+pub(crate) fn run_strata(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(strata_bin())
+        .args(args)
+        .env_remove("STRATA_TOKEN")
+        .output()
+        .expect("strata");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A small dataset generated once per test run (seed 1, fixed as_of).
 pub(crate) fn base_dataset() -> &'static Path {
     static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
@@ -91,12 +106,24 @@ pub(crate) struct TestServer {
     child: Child,
     pub(crate) addr: String,
     pub(crate) data: PathBuf,
+    /// The CA certificate (PEM) clients trust when the server serves TLS.
+    tls_ca: Option<String>,
     _tmp: tempfile::TempDir,
 }
 
 impl TestServer {
     /// A server over a fresh copy of the test dataset, with extra flags.
     pub(crate) async fn start(args: &[&str]) -> TestServer {
+        Self::start_with(args, None).await
+    }
+
+    /// A server with TLS flags in `args`, whose certificate `ca_pem` (PEM)
+    /// the test's clients trust.
+    pub(crate) async fn start_tls(args: &[&str], ca_pem: &str) -> TestServer {
+        Self::start_with(args, Some(ca_pem.to_string())).await
+    }
+
+    async fn start_with(args: &[&str], tls_ca: Option<String>) -> TestServer {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().join("shop");
         copy_dir(base_dataset(), &data);
@@ -128,6 +155,7 @@ impl TestServer {
             child,
             addr,
             data,
+            tls_ca,
             _tmp: tmp,
         };
         server.wait_healthy().await;
@@ -135,7 +163,12 @@ impl TestServer {
     }
 
     pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls_ca.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub(crate) fn pid(&self) -> u32 {
@@ -143,11 +176,13 @@ impl TestServer {
     }
 
     pub(crate) async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url())
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect")
+        let mut endpoint = Channel::from_shared(self.url()).unwrap();
+        if let Some(pem) = &self.tls_ca {
+            let tls = tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            endpoint = endpoint.tls_config(tls).unwrap();
+        }
+        endpoint.connect().await.expect("connect")
     }
 
     pub(crate) async fn segments(&self) -> SegmentServiceClient<Channel> {

@@ -28,6 +28,10 @@ pub(crate) struct ClientArgs {
     /// Bearer token for the server.
     #[arg(long, env = "STRATA_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
+    /// CA certificate (PEM) to trust for an https:// server, e.g. a private
+    /// CA or the server's self-signed certificate.
+    #[arg(long, env = "STRATA_CA_CERT")]
+    pub(crate) ca_cert: Option<std::path::PathBuf>,
 }
 
 /// Adds the bearer token to every request.
@@ -36,13 +40,21 @@ type AuthFn =
 
 type Client = SegmentServiceClient<InterceptedService<Channel, AuthFn>>;
 
-/// A SegmentService client for `url`, sending `token` if given.
-pub(crate) async fn connect(url: &str, token: Option<&str>) -> anyhow::Result<Client> {
+/// A SegmentService client for `url`, sending `c.token` if given and
+/// trusting `c.ca_cert` for TLS.
+pub(crate) async fn connect(url: &str, c: &ClientArgs) -> anyhow::Result<Client> {
+    let token = c.token.as_deref();
     let mut endpoint = Channel::from_shared(url.to_string())
         .with_context(|| format!("'{url}' is not a server URL (e.g. http://127.0.0.1:50051)"))?;
     if url.starts_with("https://") {
-        endpoint =
-            endpoint.tls_config(tonic::transport::ClientTlsConfig::new().with_enabled_roots())?;
+        let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+        if let Some(ca) = &c.ca_cert {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        }
+        endpoint = endpoint.tls_config(tls)?;
+    } else if c.ca_cert.is_some() {
+        anyhow::bail!("--ca-cert needs an https:// server URL, not '{url}'");
     }
     let channel = endpoint
         .connect()
@@ -93,7 +105,7 @@ pub(crate) async fn count(
     text: String,
     at: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
-    let mut client = connect(url, c.token.as_deref()).await?;
+    let mut client = connect(url, c).await?;
     let r = client
         .count(v1::CountRequest {
             segment: segment(text),
@@ -147,7 +159,7 @@ pub(crate) async fn members(
         limit,
         after,
     } = ask;
-    let mut client = connect(url, c.token.as_deref()).await?;
+    let mut client = connect(url, c).await?;
     let cursor = match (after, at) {
         (Some(a), Some(t)) => format!("m1.{}.{a}", t.timestamp_micros()),
         (Some(_), None) => anyhow::bail!("--after with --server needs --as-of too"),

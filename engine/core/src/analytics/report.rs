@@ -285,8 +285,8 @@ fn values_frame(ctx: &SessionContext, batch: &RecordBatch) -> Result<DataFrame> 
         .iter()
         .enumerate()
         .map(|(i, f)| ident(format!("column{}", i + 1)).alias(f.name()));
-    let mut df = DataFrame::new(ctx.state(), LogicalPlanBuilder::values(rows)?.build()?)
-        .select(names)?;
+    let mut df =
+        DataFrame::new(ctx.state(), LogicalPlanBuilder::values(rows)?.build()?).select(names)?;
     if empty {
         df = df.filter(lit(false))?;
     }

@@ -62,6 +62,7 @@ fn config() -> EngineConfig {
         threads: 2,
         memory_limit: 512 << 20,
         batch_size: 8192,
+        cluster: None,
     }
 }
 
