@@ -3,12 +3,13 @@
 # one generated dataset, embedded in one process vs on a Ballista cluster of
 # 1 scheduler + 2 executors on this machine (loopback).
 #
-#   benches/cluster/run.sh [--scale s|m|l] [--runs N] [--tasks N]
+#   benches/cluster/run.sh [--scale s|m|l] [--data DIR] [--runs N] [--tasks N]
 #
 # Defaults: --scale l (10M profiles, ~500M events; generated once into
 # target/bench-data/l, ~25 GB of disk and several minutes), --runs 3 hot runs
 # after the cold one, --tasks 1 task slot per executor (2 executors × 1 = the
-# 2 threads the embedded engine gets).
+# 2 threads the embedded engine gets). --data uses an existing dataset of
+# that scale instead (e.g. the comparison harness's target/bench-data/m).
 #
 # Both sides run through `strata-compare` (the engine API, timed in-process,
 # opening the dataset not timed); their answers must be equal (float sums
@@ -19,14 +20,16 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 scale=l
+data=""
 runs=3
 tasks=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --scale) scale="$2"; shift 2 ;;
+        --data) data="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --tasks) tasks="$2"; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -35,7 +38,7 @@ echo "== building (release, --features strata-core/ballista)" >&2
 (cd "$repo" && cargo build --release -p strata-cli -p strata-benches --bins --features strata-core/ballista)
 bin="$repo/target/release"
 
-data="$repo/target/bench-data/$scale"
+data="${data:-$repo/target/bench-data/$scale}"
 if [[ ! -f "$data/strata.toml" ]]; then
     echo "== generating scale $scale into $data" >&2
     mkdir -p "$repo/target/bench-data"

@@ -57,12 +57,16 @@ pub(crate) fn run(a: ServeArgs) -> anyhow::Result<()> {
         let server = strata_server::BoundServer::bind(config).await?;
         let addr = server.local_addr();
         println!("listening on {addr}");
+        let (scheme, ca, grpcurl) = if tls {
+            ("https", " --ca-cert CERT.pem", "-cacert CERT.pem")
+        } else {
+            ("http", "", "-plaintext")
+        };
         eprintln!(
-            "serving {} on {addr}{}{}; try:\n  strata count --server {}://{addr} 'consent_email'\n  grpcurl -plaintext {addr} list",
+            "serving {} on {addr}{}{}; try:\n  strata count --server {scheme}://{addr}{ca} 'consent_email'\n  grpcurl {grpcurl} {addr} list",
             data.display(),
             if tls { " (TLS)" } else { "" },
             if token { " (token required)" } else { "" },
-            if tls { "https" } else { "http" },
         );
         server.run(stop).await?;
         eprintln!("stopped");
