@@ -32,6 +32,25 @@ pub(crate) fn strata_bin() -> &'static Path {
             .parent()
             .expect("workspace");
         let mut cmd = Command::new(cargo);
+        // Not the variables cargo set for this test process: build scripts
+        // that watch them (ring's watches CARGO_MANIFEST_DIR) would rerun
+        // and rebuild the TLS and gRPC stack the test build already has.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if [
+                "CARGO_MANIFEST_",
+                "CARGO_PKG_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+            ]
+            .iter()
+            .any(|p| key.starts_with(p))
+                || key == "CARGO_TARGET_TMPDIR"
+            {
+                cmd.env_remove(key.as_ref());
+            }
+        }
         cmd.current_dir(root)
             .args(["build", "--quiet", "-p", "strata-cli", "--bin", "strata"])
             // With Ballista, for the scale-out tests (`cluster.rs`); the
