@@ -22,7 +22,7 @@ pub mod rfm;
 
 pub use report::{MAX_REPORT_BINS, REPORTS_DIR};
 
-/// Profile ids of the `profiles` table, in [`Context::events_of`].
+/// Profile ids of the `profiles` table, in [`Context::only_profiles`].
 const KNOWN_PID: &str = "__strata_known_pid";
 
 /// Optional parameters shared by the analyses: RFM `bins` and `lookback`
@@ -62,6 +62,13 @@ impl<'a> Context<'a> {
 
     /// Events of the given types with `since <= event_time < as_of`, reading
     /// only the partitions that can hold them.
+    ///
+    /// Not restricted to ids with a row in `profiles`: events of such ids
+    /// are not events of profiles, but every caller aggregates by
+    /// `profile_id` first and then keeps only profiles (RFM's scored set,
+    /// a report's scope, the compiler's and the features' left joins from
+    /// `profiles`). Restricting after the aggregation gives the same
+    /// answers and probes one row per id instead of every event.
     pub(crate) async fn events_of(
         &self,
         types: &[String],
@@ -77,16 +84,18 @@ impl<'a> Context<'a> {
             filters.push(ident("event_time").gt_eq(ts_lit(since)));
             filters.push(ident(EVENT_MONTH).gt_eq(lit(time::month_key(since))));
         }
-        let events = self.ctx.table(EVENTS).await?.filter(conjunction(filters))?;
-        // Only events of profiles: ids without a row in `profiles` are not
-        // profiles, so they must not count among RFM's n scored profiles
-        // (nor as profiles in the reports).
+        Ok(self.ctx.table(EVENTS).await?.filter(conjunction(filters))?)
+    }
+
+    /// `df` (one row per `profile_id`, or a few) restricted to the ids that
+    /// have a row in `profiles`.
+    pub(crate) async fn only_profiles(&self, df: DataFrame) -> Result<DataFrame> {
         let known = self
             .ctx
             .table(PROFILES)
             .await?
             .select(vec![ident("profile_id").alias(KNOWN_PID)])?;
-        Ok(events.join(
+        Ok(df.join(
             known,
             JoinType::LeftSemi,
             &["profile_id"],

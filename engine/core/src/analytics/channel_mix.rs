@@ -3,7 +3,7 @@
 
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{ExprFunctionExt, when};
-use datafusion::prelude::{DataFrame, ident, lit};
+use datafusion::prelude::{DataFrame, Expr, ident, lit};
 
 use super::{AnalyticsParams, Context};
 use crate::Result;
@@ -37,14 +37,23 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
                 .alias("offline"),
         ],
     )?;
-    let on = ident("online").gt(lit(0i64));
-    let off = ident("offline").gt(lit(0i64));
     Ok(per.select(vec![
         ident("profile_id"),
-        when(on.clone().and(off.clone()), lit("omnichannel"))
-            .when(on, lit("online_only"))
-            .when(off, lit("offline_only"))
-            .otherwise(lit("none"))?
-            .alias("channel_mix"),
+        class(
+            ident("online").gt(lit(0i64)),
+            ident("offline").gt(lit(0i64)),
+        )?
+        .alias("channel_mix"),
     ])?)
+}
+
+/// The class of a profile that has (`online`, `offline`) purchases through
+/// an online / offline channel.
+pub(crate) fn class(online: Expr, offline: Expr) -> Result<Expr> {
+    Ok(
+        when(online.clone().and(offline.clone()), lit("omnichannel"))
+            .when(online, lit("online_only"))
+            .when(offline, lit("offline_only"))
+            .otherwise(lit("none"))?,
+    )
 }

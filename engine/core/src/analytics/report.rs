@@ -38,15 +38,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Date32Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{AsArray, Date32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use datafusion::common::{JoinType, ScalarValue};
-use datafusion::functions::expr_fn::{date_part, date_trunc, nullif};
-use datafusion::functions_aggregate::expr_fn::{count, count_distinct, min, sum};
+use datafusion::functions::expr_fn::nullif;
+use datafusion::functions_aggregate::expr_fn::{count, min, sum};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{LogicalPlanBuilder, cast, when};
+use datafusion::logical_expr::{ExprFunctionExt, GroupingSet, LogicalPlanBuilder, cast, when};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, ident, lit};
 use parquet::file::metadata::KeyValue;
 
@@ -70,6 +70,9 @@ const SCOPE_PID: &str = "__scope_pid";
 const ORD: &str = "__ord";
 /// The join key of aggregates joined to label tables.
 const KEY: &str = "__key";
+/// Channel-mix cells: true on per-profile (class) rows, false on
+/// per-channel rows.
+const BY_PROFILE: &str = "__by_profile";
 
 impl ReportKind {
     /// Every report, in CLI order.
@@ -126,10 +129,10 @@ impl Engine {
         let cx = Context::new(self.session(), self.dataset(), req.as_of);
         let scope = self.scope(req).await?;
         let frames = match kind {
-            ReportKind::Rfm => rfm_report(&cx, &req.params, scope).await?,
-            ReportKind::ChannelMix => channel_mix_report(&cx, &req.params, scope).await?,
-            ReportKind::Lifecycle => lifecycle_report(&cx, &req.params, scope).await?,
-            ReportKind::Retention => retention_report(&cx, req.period, scope).await?,
+            ReportKind::Rfm => rfm_report(&cx, &req.params, &scope).await?,
+            ReportKind::ChannelMix => channel_mix_report(&cx, &req.params, &scope).await?,
+            ReportKind::Lifecycle => lifecycle_report(&cx, &req.params, &scope).await?,
+            ReportKind::Retention => retention_report(&cx, req.period, &scope).await?,
         };
         let mut tables = Vec::with_capacity(frames.len());
         for (name, df) in frames {
@@ -208,13 +211,47 @@ impl Engine {
         Ok(written)
     }
 
+    /// The profiles the report covers.
+    async fn scope(&self, req: &ReportRequest) -> Result<Scope> {
+        Ok(match &req.segment {
+            Some(segment) => Scope::Members(
+                self.plan(segment, req.as_of)
+                    .await?
+                    .select(vec![ident("profile_id").alias(SCOPE_PID)])?,
+            ),
+            None => Scope::All,
+        })
+    }
+}
+
+/// The profiles a report covers: every profile, or a segment's members
+/// (as one column [`SCOPE_PID`]; always a subset of `profiles`).
+enum Scope {
+    All,
+    Members(DataFrame),
+}
+
+impl Scope {
     /// The profile ids in scope, as one column [`SCOPE_PID`].
-    async fn scope(&self, req: &ReportRequest) -> Result<DataFrame> {
-        let df = match &req.segment {
-            Some(segment) => self.plan(segment, req.as_of).await?,
-            None => self.session().table(PROFILES).await?,
-        };
-        Ok(df.select(vec![ident("profile_id").alias(SCOPE_PID)])?)
+    async fn ids(&self, cx: &Context<'_>) -> Result<DataFrame> {
+        Ok(match self {
+            Scope::All => cx
+                .ctx
+                .table(PROFILES)
+                .await?
+                .select(vec![ident("profile_id").alias(SCOPE_PID)])?,
+            Scope::Members(m) => m.clone(),
+        })
+    }
+
+    /// `df` (keyed by `profile_id`; aggregated per profile, so that this
+    /// probes one row per id, not every event) restricted to the scope.
+    /// Ids without a profile row are never in scope.
+    async fn restrict(&self, cx: &Context<'_>, df: DataFrame) -> Result<DataFrame> {
+        match self {
+            Scope::All => cx.only_profiles(df).await,
+            Scope::Members(m) => in_scope(df, m.clone()),
+        }
     }
 }
 
@@ -293,6 +330,16 @@ fn values_frame(ctx: &SessionContext, batch: &RecordBatch) -> Result<DataFrame> 
     Ok(df)
 }
 
+/// The result of `df` as one batch (for small results). The batches'
+/// own schema wins over the logical one (string columns may come back as
+/// views).
+async fn collect_one(df: DataFrame) -> Result<RecordBatch> {
+    let logical = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    let schema = batches.first().map_or(logical, |b| b.schema());
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+}
+
 /// `sum(e) OVER ()`.
 fn total(e: Expr) -> Expr {
     Expr::from(WindowFunction::new(sum_udaf(), vec![e]))
@@ -313,11 +360,18 @@ fn zero_if_null(e: Expr) -> Expr {
 async fn rfm_report(
     cx: &Context<'_>,
     p: &AnalyticsParams,
-    scope: DataFrame,
+    scope: &Scope,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
     let bins = p.bins.unwrap_or(rfm::DEFAULT_BINS);
-    let scored = in_scope(rfm::per_profile(cx, p).await?, scope)?;
+    // The scored set is already only profiles; a segment narrows it further.
+    let scored = rfm::scored(cx, p).await?;
+    let scored = match scope {
+        Scope::Members(m) => in_scope(scored, m.clone())?,
+        Scope::All => scored,
+    };
     // One pass: at most bins³ cells, from which every table is derived.
+    // Money is summed exactly (the amount's own type) and converted once,
+    // in `segments`, so revenue does not depend on the order of rows.
     let cells = scored
         .aggregate(
             vec![ident("r"), ident("f"), ident("m"), ident("segment")],
@@ -325,7 +379,7 @@ async fn rfm_report(
                 count(lit(1i64)).alias("profiles"),
                 sum(ident("recency_days")).alias("sum_recency_days"),
                 sum(ident("frequency")).alias("sum_frequency"),
-                sum(ident("monetary")).alias("sum_monetary"),
+                sum(ident(rfm::MONETARY_SUM)).alias("sum_monetary"),
             ],
         )?
         .cache()
@@ -341,6 +395,13 @@ async fn rfm_report(
         ],
     )?;
     let profiles = || zero_if_null(ident("profiles"));
+    // Profiles whose purchases all lack an amount have monetary 0.
+    let monetary = || {
+        coalesce(vec![
+            cast(ident("sum_monetary"), DataType::Float64),
+            lit(0f64),
+        ])
+    };
     let segments = labels(cx.ctx, "segment", rfm::SEGMENTS)?
         .join(by_segment, JoinType::Left, &["segment"], &[KEY], None)?
         .select(vec![
@@ -350,8 +411,8 @@ async fn rfm_report(
             ratio(profiles(), total(profiles())).alias("share"),
             ratio(ident("sum_recency_days"), ident("profiles")).alias("avg_recency_days"),
             ratio(ident("sum_frequency"), ident("profiles")).alias("avg_frequency"),
-            ratio(ident("sum_monetary"), ident("profiles")).alias("avg_monetary"),
-            coalesce(vec![ident("sum_monetary"), lit(0f64)]).alias("revenue"),
+            ratio(monetary(), ident("profiles")).alias("avg_monetary"),
+            monetary().alias("revenue"),
         ])?
         .sort(vec![ident(ORD).sort(true, false)])?
         .drop_columns(&[ORD])?;
@@ -411,71 +472,122 @@ async fn rfm_report(
 async fn channel_mix_report(
     cx: &Context<'_>,
     p: &AnalyticsParams,
-    scope: DataFrame,
+    scope: &Scope,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
     let since = p
         .window
         .map(|w| time::sub_duration(cx.as_of, w))
         .transpose()?;
     let channels = &cx.dataset.manifest().channels;
-    let purchases = in_scope(
-        cx.events_of(cx.purchase_types(), since).await?,
-        scope.clone(),
-    )?;
+    let in_list =
+        |list: &[String]| ident("channel").in_list(list.iter().cloned().map(lit).collect(), false);
 
-    // Per profile in scope: class (the built-in's value), orders, revenue.
-    let orders = purchases.clone().aggregate(
-        vec![ident("profile_id").alias("__opid")],
+    // One pass over the purchases, for both tables: orders and revenue per
+    // (profile, channel) of the profiles in scope. Revenue stays exact (the
+    // amount's own type) until the last step.
+    let pairs = cx.events_of(cx.purchase_types(), since).await?.aggregate(
+        vec![ident("profile_id"), ident("channel")],
         vec![
             count(lit(1i64)).alias("orders"),
             sum(ident("amount")).alias("revenue"),
         ],
     )?;
-    let mix = channel_mix::per_profile(cx, p).await?.select(vec![
-        ident("profile_id").alias("__mpid"),
-        ident("channel_mix"),
-    ])?;
-    let per_profile = scope
-        .join(mix, JoinType::Left, &[SCOPE_PID], &["__mpid"], None)?
-        .join(orders, JoinType::Left, &[SCOPE_PID], &["__opid"], None)?
+    let pairs = scope.restrict(cx, pairs).await?;
+    // Then one aggregation with two grouping sets over those pairs:
+    // per profile (its class, the built-in's `channel_mix`: online /
+    // offline count the pairs through such channels, so > 0 iff a purchase
+    // went through one) and per channel (each pair is one distinct profile
+    // of that channel). `profile_id` is NULL exactly on the per-channel
+    // rows: the scope join has dropped NULL ids.
+    let sets = Expr::GroupingSet(GroupingSet::GroupingSets(vec![
+        vec![ident("profile_id")],
+        vec![ident("channel")],
+    ]));
+    let per_profile = || ident("profile_id").is_not_null();
+    let class = channel_mix::class(
+        ident("online").gt(lit(0i64)),
+        ident("offline").gt(lit(0i64)),
+    )?;
+    let cells = pairs
+        .aggregate(
+            vec![sets],
+            vec![
+                count(lit(1i64))
+                    .filter(in_list(&channels.online))
+                    .build()?
+                    .alias("online"),
+                count(lit(1i64))
+                    .filter(in_list(&channels.offline))
+                    .build()?
+                    .alias("offline"),
+                count(lit(1i64)).alias("pairs"),
+                sum(ident("orders")).alias("orders"),
+                sum(ident("revenue")).alias("revenue"),
+            ],
+        )?
         .select(vec![
-            coalesce(vec![ident("channel_mix"), lit("none")]).alias("class"),
+            per_profile().alias(BY_PROFILE),
+            when(per_profile(), class)
+                .otherwise(ident("channel"))?
+                .alias(KEY),
+            when(per_profile(), lit(1i64))
+                .otherwise(ident("pairs"))?
+                .alias("profiles"),
             ident("orders"),
             ident("revenue"),
-        ])?;
-    let by_class = per_profile.aggregate(
-        vec![ident("class").alias(KEY)],
-        vec![
-            count(lit(1i64)).alias("profiles"),
-            sum(ident("orders")).alias("orders"),
-            cast(sum(ident("revenue")), DataType::Float64).alias("revenue"),
-        ],
-    )?;
-    let revenue = || coalesce(vec![ident("revenue"), lit(0f64)]);
+        ])?
+        .aggregate(
+            vec![ident(BY_PROFILE), ident(KEY)],
+            vec![
+                sum(ident("profiles")).alias("profiles"),
+                sum(ident("orders")).alias("orders"),
+                sum(ident("revenue")).alias("revenue"),
+            ],
+        )?;
+    // A handful of rows: run the pass once (with the scope's size, for the
+    // profiles without any purchase) and build both tables from the result.
+    let (cells, in_scope_n) = futures::try_join!(collect_one(cells), async {
+        Ok(scope.ids(cx).await?.count().await?)
+    })?;
+    // Profiles in scope with no purchase at all are `none` too.
+    let purchasers = {
+        let by_profile = cells.column(0).as_boolean();
+        let profiles = cells.column(2).as_primitive::<Int64Type>();
+        (0..cells.num_rows())
+            .filter(|&i| by_profile.value(i))
+            .map(|i| profiles.value(i))
+            .sum::<i64>()
+    };
+    let without_purchase = in_scope_n as i64 - purchasers;
+    let cells = values_frame(cx.ctx, &cells)?;
+
+    let by_class = cells.clone().filter(ident(BY_PROFILE))?;
+    let revenue = || coalesce(vec![cast(ident("revenue"), DataType::Float64), lit(0f64)]);
+    let profiles = || {
+        zero_if_null(ident("profiles"))
+            + when(ident("class").eq(lit("none")), lit(without_purchase))
+                .otherwise(lit(0i64))
+                .expect("CASE with a branch")
+    };
     let classes = labels(cx.ctx, "class", channel_mix::CLASSES)?
         .join(by_class, JoinType::Left, &["class"], &[KEY], None)?
         .select(vec![
             ident("class"),
             ident(ORD),
-            zero_if_null(ident("profiles")).alias("profiles"),
+            profiles().alias("profiles"),
             zero_if_null(ident("orders")).alias("orders"),
             revenue().alias("revenue"),
-            ratio(revenue(), ident("profiles")).alias("revenue_per_profile"),
+            ratio(revenue(), profiles()).alias("revenue_per_profile"),
         ])?
         .sort(vec![ident(ORD).sort(true, false)])?
         .drop_columns(&[ORD])?;
 
-    let in_list =
-        |list: &[String]| ident("channel").in_list(list.iter().cloned().map(lit).collect(), false);
-    // Revenue stays exact (the amount's own type) until the share is taken.
-    let by_channel = purchases.aggregate(
-        vec![ident("channel")],
-        vec![
-            count_distinct(ident("profile_id")).alias("profiles"),
-            count(lit(1i64)).alias("orders"),
-            sum(ident("amount")).alias("__revenue"),
-        ],
-    )?;
+    let by_channel = cells.filter(ident(BY_PROFILE).is_false())?.select(vec![
+        ident(KEY).alias("channel"),
+        ident("profiles"),
+        ident("orders"),
+        ident("revenue").alias("__revenue"),
+    ])?;
     // A channel whose purchases all lack an amount has revenue 0.
     let revenue = || coalesce(vec![cast(ident("__revenue"), DataType::Float64), lit(0f64)]);
     let channels = by_channel
@@ -502,20 +614,23 @@ async fn channel_mix_report(
 async fn lifecycle_report(
     cx: &Context<'_>,
     p: &AnalyticsParams,
-    scope: DataFrame,
+    scope: &Scope,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
     let states = lifecycle::per_profile(cx, p).await?.select(vec![
         ident("profile_id").alias("__lpid"),
         ident("lifecycle"),
     ])?;
     let by_state = scope
+        .ids(cx)
+        .await?
         .join(states, JoinType::Left, &[SCOPE_PID], &["__lpid"], None)?
         .aggregate(
             vec![coalesce(vec![ident("lifecycle"), lit("never")]).alias(KEY)],
             vec![count(lit(1i64)).alias("profiles")],
-        )?
-        .cache()
-        .await?;
+        )?;
+    // At most six rows, used three times below: computed once, then
+    // inlined as VALUES.
+    let by_state = values_frame(cx.ctx, &collect_one(by_state).await?)?;
     let states = labels(cx.ctx, "state", lifecycle::STATES)?
         .join(by_state, JoinType::Left, &["state"], &[KEY], None)?
         .select(vec![
@@ -576,23 +691,41 @@ fn period_start(period: CohortPeriod, idx: i64) -> Result<NaiveDate> {
     out.ok_or_else(|| Error::Internal(format!("cohort period {idx} out of range")))
 }
 
-/// The period index of an event time, as a plan expression (exact in UTC:
-/// `date_trunc` on a UTC timestamp, then integer arithmetic).
+/// The period index of an event time, as a plan expression: integer
+/// arithmetic on the UTC day number, exact for any sign. (`date_trunc` on
+/// a UTC timestamp gives the same periods but converts every value through
+/// the time-zone machinery, a tenth of the retention report's time.)
 fn period_index_expr(period: CohortPeriod, t: Expr) -> Expr {
-    let unit = match period {
-        CohortPeriod::Week => "week",
-        CohortPeriod::Month => "month",
-    };
-    let start = cast(date_trunc(lit(unit), t), DataType::Date32);
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let days = floor_div(cast(t, DataType::Int64), MICROS_PER_DAY);
     match period {
-        // A Monday's epoch day + 3 is divisible by 7: exact for any sign.
-        CohortPeriod::Week => (cast(start, DataType::Int64) + lit(3i64)) / lit(7i64),
+        // Day 0 (1970-01-01) is a Thursday: Monday-based weeks start on
+        // the days d with d + 3 divisible by 7.
+        CohortPeriod::Week => floor_div(days + lit(3i64), 7),
+        // Month of a day number, from H. Hinnant's `civil_from_days`: days
+        // since 0000-03-01 split into 400-year eras, the year of the era
+        // (March-based), the day of that year and its month (0 = March).
+        // With March-based years, `year * 12 + month - 1` of the civil date
+        // is `(era * 400 + year_of_era) * 12 + march_month + 2`.
         CohortPeriod::Month => {
-            cast(date_part(lit("year"), start.clone()), DataType::Int64) * lit(12i64)
-                + cast(date_part(lit("month"), start), DataType::Int64)
-                - lit(1i64)
+            let z = days + lit(719_468i64);
+            let era = floor_div(z.clone(), 146_097);
+            let doe = z - era.clone() * lit(146_097i64);
+            let yoe = (doe.clone() - doe.clone() / lit(1460i64) + doe.clone() / lit(36_524i64)
+                - doe.clone() / lit(146_096i64))
+                / lit(365i64);
+            let doy = doe
+                - (lit(365i64) * yoe.clone() + yoe.clone() / lit(4i64) - yoe.clone() / lit(100i64));
+            let march_month = (lit(5i64) * doy + lit(2i64)) / lit(153i64);
+            (era * lit(400i64) + yoe) * lit(12i64) + march_month + lit(2i64)
         }
     }
+}
+
+/// `floor(a / b)` for `b > 0` (SQL integer division truncates toward 0).
+fn floor_div(a: Expr, b: i64) -> Expr {
+    let rem = ((a.clone() % lit(b)) + lit(b)) % lit(b);
+    (a - rem) / lit(b)
 }
 
 /// The last period shown: the one holding the last instant that exists
@@ -606,20 +739,18 @@ fn last_period(period: CohortPeriod, as_of: DateTime<Utc>) -> i64 {
 async fn retention_report(
     cx: &Context<'_>,
     period: CohortPeriod,
-    scope: DataFrame,
+    scope: &Scope,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
-    let activity = in_scope(cx.events_of(cx.activity_types(), None).await?, scope)?;
-    // Distinct (profile, period) pairs with activity.
-    let active = activity
-        .aggregate(
-            vec![
-                ident("profile_id"),
-                period_index_expr(period, ident("event_time")).alias("__p"),
-            ],
-            vec![],
-        )?
-        .cache()
-        .await?;
+    let activity = cx.events_of(cx.activity_types(), None).await?;
+    // Distinct (profile, period) pairs with activity, of profiles in scope.
+    let active = activity.aggregate(
+        vec![
+            ident("profile_id"),
+            period_index_expr(period, ident("event_time")).alias("__p"),
+        ],
+        vec![],
+    )?;
+    let active = scope.restrict(cx, active).await?.cache().await?;
     let cohort_of = active.clone().aggregate(
         vec![ident("profile_id").alias("__cpid")],
         vec![min(ident("__p")).alias("__c")],
@@ -704,6 +835,62 @@ async fn retention_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plan expression agrees with [`period_index`] on days around
+    /// month, year, century and epoch boundaries, before 1970 included.
+    #[tokio::test]
+    async fn period_index_expr_matches_period_index() {
+        let ctx = SessionContext::new();
+        let mut days: Vec<NaiveDate> = Vec::new();
+        for (y, m) in [
+            (1600, 2),
+            (1899, 12),
+            (1900, 2),
+            (1969, 12),
+            (1970, 1),
+            (2000, 2),
+            (2024, 2),
+            (2100, 3),
+        ] {
+            let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap();
+            for k in -40..40 {
+                days.push(first + TimeDelta::days(k));
+            }
+        }
+        let micros: Vec<i64> = days
+            .iter()
+            .flat_map(|d| {
+                let t = d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros();
+                [t, t + 1, t + 86_400_000_000 - 1]
+            })
+            .collect();
+        let ty = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+        let schema = Arc::new(Schema::new(vec![Field::new("t", ty, false)]));
+        let array =
+            arrow::array::TimestampMicrosecondArray::from(micros.clone()).with_timezone("UTC");
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(array)]).unwrap();
+        for period in [CohortPeriod::Week, CohortPeriod::Month] {
+            let out = values_frame(&ctx, &batch)
+                .unwrap()
+                .select(vec![period_index_expr(period, ident("t")).alias("p")])
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let got: Vec<i64> = out
+                .iter()
+                .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+                .collect();
+            let want: Vec<i64> = micros
+                .iter()
+                .map(|t| {
+                    let d = DateTime::from_timestamp_micros(*t).unwrap().date_naive();
+                    period_index(period, d)
+                })
+                .collect();
+            assert_eq!(got, want, "{period:?}");
+        }
+    }
 
     #[test]
     fn period_indices_round_trip() {

@@ -2,7 +2,6 @@
 //! named segments (DESIGN.md "Semantics", RFM).
 
 use arrow::datatypes::DataType;
-use datafusion::common::JoinType;
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::expr_fn::{count, max, sum};
 use datafusion::functions_window::expr_fn::rank;
@@ -12,7 +11,6 @@ use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
 
 use super::{AnalyticsParams, Context};
 use crate::Result;
-use crate::dataset::PROFILES;
 use crate::time;
 
 /// Default number of score bins.
@@ -34,10 +32,22 @@ pub const SEGMENTS: &[&str] = &[
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// Column of [`scored`]: the profile's `sum(amount)` in the amount's own
+/// type (exact for decimals), which reports add up before converting.
+pub(crate) const MONETARY_SUM: &str = "__rfm_monetary_sum";
+
 /// One row per profile with at least one purchase before as_of (within the
 /// lookback, if any): `profile_id, recency_days, frequency, monetary, r, f,
 /// m, segment`.
 pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
+    Ok(scored(cx, p).await?.drop_columns(&[MONETARY_SUM])?)
+}
+
+/// [`per_profile`] plus [`MONETARY_SUM`]. `monetary` (Float64, what the
+/// DSL's `rfm.monetary` compares and what `m` ranks) is rounded; sums of
+/// it depend on the order rows arrive in, so reports sum [`MONETARY_SUM`]
+/// instead and convert once at the end (deterministic answers).
+pub(crate) async fn scored(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     let bins = i64::from(p.bins.unwrap_or(DEFAULT_BINS));
     let since = p
         .window
@@ -45,37 +55,29 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
         .transpose()?;
     let as_of_micros = cx.as_of.timestamp_micros();
     let purchases = cx.events_of(cx.purchase_types(), since).await?;
+    let per_id = purchases.aggregate(
+        vec![ident("profile_id")],
+        vec![
+            max(ident("event_time")).alias("last_purchase"),
+            count(lit(1i64)).alias("frequency"),
+            sum(ident("amount")).alias(MONETARY_SUM),
+        ],
+    )?;
     // Only profiles are scored: events of ids without a profile row take no
-    // part in the ranking (n counts profiles).
-    let profiles = cx
-        .ctx
-        .table(PROFILES)
-        .await?
-        .select(vec![ident("profile_id").alias("__rfm_pid")])?;
-    let inputs = purchases
-        .aggregate(
-            vec![ident("profile_id")],
-            vec![
-                max(ident("event_time")).alias("last_purchase"),
-                count(lit(1i64)).alias("frequency"),
-                cast(sum(ident("amount")), DataType::Float64).alias("monetary_raw"),
-            ],
-        )?
-        .join(
-            profiles,
-            JoinType::LeftSemi,
-            &["profile_id"],
-            &["__rfm_pid"],
-            None,
-        )?
-        .select(vec![
-            ident("profile_id"),
-            ((lit(as_of_micros) - cast(ident("last_purchase"), DataType::Int64))
-                / lit(MICROS_PER_DAY))
+    // part in the ranking (n counts profiles). Restricted here, after the
+    // aggregation, on one row per id.
+    let inputs = cx.only_profiles(per_id).await?.select(vec![
+        ident("profile_id"),
+        ((lit(as_of_micros) - cast(ident("last_purchase"), DataType::Int64)) / lit(MICROS_PER_DAY))
             .alias("recency_days"),
-            ident("frequency"),
-            coalesce(vec![ident("monetary_raw"), lit(0f64)]).alias("monetary"),
-        ])?;
+        ident("frequency"),
+        coalesce(vec![
+            cast(ident(MONETARY_SUM), DataType::Float64),
+            lit(0f64),
+        ])
+        .alias("monetary"),
+        ident(MONETARY_SUM),
+    ])?;
 
     let n = Expr::from(WindowFunction::new(count_udaf(), vec![lit(1i64)]));
     let score = |order: Expr| -> Result<Expr> {
@@ -100,6 +102,7 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
         ident("recency_days"),
         ident("frequency"),
         ident("monetary"),
+        ident(MONETARY_SUM),
         r_rank.alias("r"),
         score(ident("frequency"))?.alias("f"),
         score(ident("monetary"))?.alias("m"),
@@ -113,6 +116,7 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
         ident("f"),
         ident("m"),
         segment_expr(ident("r"), ident("f")).alias("segment"),
+        ident(MONETARY_SUM),
     ])?)
 }
 
