@@ -38,7 +38,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{AsArray, Date32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use datafusion::common::{JoinType, ScalarValue};
@@ -628,39 +628,45 @@ async fn lifecycle_report(
             vec![coalesce(vec![ident("lifecycle"), lit("never")]).alias(KEY)],
             vec![count(lit(1i64)).alias("profiles")],
         )?;
-    // At most six rows, used three times below: computed once, then
-    // inlined as VALUES.
-    let by_state = values_frame(cx.ctx, &collect_one(by_state).await?)?;
-    let states = labels(cx.ctx, "state", lifecycle::STATES)?
-        .join(by_state, JoinType::Left, &["state"], &[KEY], None)?
-        .select(vec![
-            ident("state"),
-            ident(ORD),
-            zero_if_null(ident("profiles")).alias("profiles"),
-        ])?;
-    let churned = states
-        .clone()
-        .filter(ident("state").in_list(vec![lit("dormant"), lit("lost")], false))?
-        .aggregate(vec![], vec![sum(ident("profiles")).alias("profiles")])?
-        .select(vec![
-            lit("churned").alias("state"),
-            lit(lifecycle::STATES.len() as i64).alias(ORD),
-            zero_if_null(ident("profiles")).alias("profiles"),
-        ])?;
-    let all = states
-        .clone()
-        .aggregate(vec![], vec![sum(ident("profiles")).alias("__total")])?;
-    let table = states
-        .union(churned)?
-        .join(all, JoinType::Inner, &[], &[], None)?
-        .select(vec![
-            ident("state"),
-            ident(ORD),
-            ident("profiles"),
-            ratio(ident("profiles"), ident("__total")).alias("share"),
-        ])?
-        .sort(vec![ident(ORD).sort(true, false)])?
-        .drop_columns(&[ORD])?;
+    // At most six rows: the table (every state in order, churned last,
+    // shares of the profiles in scope) is put together here from them, as
+    // one VALUES plan. (Joined and unioned as plans, the little table made
+    // a cross join that Ballista 55 plans with a partitioned left side and
+    // rejects.)
+    let counts = collect_one(by_state).await?;
+    let names = arrow::compute::cast(counts.column(0), &DataType::Utf8)?;
+    let (Some(names), Some(profiles)) = (
+        names.as_string_opt::<i32>(),
+        counts.column(1).as_primitive_opt::<Int64Type>(),
+    ) else {
+        return Err(Error::Internal(format!(
+            "lifecycle counts have types {:?}",
+            counts.schema()
+        )));
+    };
+    let of = |state: &str| -> i64 {
+        (0..arrow::array::Array::len(names))
+            .find(|&i| names.value(i) == state)
+            .map_or(0, |i| profiles.value(i))
+    };
+    let mut rows: Vec<(&str, i64)> = lifecycle::STATES.iter().map(|s| (*s, of(s))).collect();
+    let total: i64 = rows.iter().map(|(_, n)| n).sum();
+    rows.push(("churned", of("dormant") + of("lost")));
+    let share = |n: i64| (total > 0).then(|| n as f64 / total as f64);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("state", DataType::Utf8, false),
+        Field::new("profiles", DataType::Int64, false),
+        Field::new("share", DataType::Float64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|(s, _)| *s))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|(_, n)| *n))),
+            Arc::new(Float64Array::from_iter(rows.iter().map(|(_, n)| share(*n)))),
+        ],
+    )?;
+    let table = values_frame(cx.ctx, &batch)?;
     Ok(vec![("states", table)])
 }
 
