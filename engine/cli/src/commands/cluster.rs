@@ -10,12 +10,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
 #[derive(Debug, Args)]
 pub(crate) struct ClusterArgs {
     #[command(subcommand)]
     pub(crate) role: Role,
 }
 
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Role {
     /// Run a Ballista scheduler: it plans queries into stages and hands
@@ -26,6 +28,9 @@ pub(crate) enum Role {
     Executor(ExecutorArgs),
 }
 
+// Without the feature the arguments are parsed (so `--help` shows them) but
+// never read: `run` says how to rebuild.
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
 #[derive(Debug, Args)]
 pub(crate) struct SchedulerArgs {
     /// Address to listen on; clients use `--cluster df://HOST:PORT`.
@@ -33,6 +38,7 @@ pub(crate) struct SchedulerArgs {
     pub(crate) bind: SocketAddr,
 }
 
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
 #[derive(Debug, Args)]
 pub(crate) struct ExecutorArgs {
     /// The scheduler to register with.
