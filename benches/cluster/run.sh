@@ -34,8 +34,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-echo "== building (release, --features strata-core/ballista)" >&2
-(cd "$repo" && cargo build --release -p strata-cli -p strata-benches --bins --features strata-core/ballista)
+echo "== building (release, --features strata-cli/ballista,strata-core/ballista)" >&2
+(cd "$repo" && cargo build --release -p strata-cli -p strata-benches --bins --features strata-cli/ballista,strata-core/ballista)
 bin="$repo/target/release"
 
 data="${data:-$repo/target/bench-data/$scale}"
