@@ -20,23 +20,8 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
         .window
         .map(|w| time::sub_duration(cx.as_of, w))
         .transpose()?;
-    let channels = &cx.dataset.manifest().channels;
-    let in_class =
-        |list: &[String]| ident("channel").in_list(list.iter().cloned().map(lit).collect(), false);
     let purchases = cx.events_of(cx.purchase_types(), since).await?;
-    let per = purchases.aggregate(
-        vec![ident("profile_id")],
-        vec![
-            count(lit(1i64))
-                .filter(in_class(&channels.online))
-                .build()?
-                .alias("online"),
-            count(lit(1i64))
-                .filter(in_class(&channels.offline))
-                .build()?
-                .alias("offline"),
-        ],
-    )?;
+    let per = purchases.aggregate(vec![ident("profile_id")], class_counts(cx)?.to_vec())?;
     Ok(per.select(vec![
         ident("profile_id"),
         class(
@@ -45,6 +30,27 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
         )?
         .alias("channel_mix"),
     ])?)
+}
+
+/// `channel IN (the channels of `list`)`.
+pub(crate) fn in_channels(list: &[String]) -> Expr {
+    ident("channel").in_list(list.iter().cloned().map(lit).collect(), false)
+}
+
+/// The aggregates `online` and `offline`: rows through a channel of the
+/// manifest's online / offline class (input to [`class`]).
+pub(crate) fn class_counts(cx: &Context<'_>) -> Result<[Expr; 2]> {
+    let channels = &cx.dataset.manifest().channels;
+    Ok([
+        count(lit(1i64))
+            .filter(in_channels(&channels.online))
+            .build()?
+            .alias("online"),
+        count(lit(1i64))
+            .filter(in_channels(&channels.offline))
+            .build()?
+            .alias("offline"),
+    ])
 }
 
 /// The class of a profile that has (`online`, `offline`) purchases through

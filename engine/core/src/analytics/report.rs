@@ -46,7 +46,7 @@ use datafusion::functions::expr_fn::nullif;
 use datafusion::functions_aggregate::expr_fn::{count, min, sum};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{ExprFunctionExt, GroupingSet, LogicalPlanBuilder, cast, when};
+use datafusion::logical_expr::{GroupingSet, LogicalPlanBuilder, cast, when};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, ident, lit};
 use parquet::file::metadata::KeyValue;
 
@@ -479,8 +479,7 @@ async fn channel_mix_report(
         .map(|w| time::sub_duration(cx.as_of, w))
         .transpose()?;
     let channels = &cx.dataset.manifest().channels;
-    let in_list =
-        |list: &[String]| ident("channel").in_list(list.iter().cloned().map(lit).collect(), false);
+    let in_list = channel_mix::in_channels;
 
     // One pass over the purchases, for both tables: orders and revenue per
     // (profile, channel) of the profiles in scope. Revenue stays exact (the
@@ -504,6 +503,7 @@ async fn channel_mix_report(
         vec![ident("channel")],
     ]));
     let per_profile = || ident("profile_id").is_not_null();
+    let [online, offline] = channel_mix::class_counts(cx)?;
     let class = channel_mix::class(
         ident("online").gt(lit(0i64)),
         ident("offline").gt(lit(0i64)),
@@ -512,14 +512,8 @@ async fn channel_mix_report(
         .aggregate(
             vec![sets],
             vec![
-                count(lit(1i64))
-                    .filter(in_list(&channels.online))
-                    .build()?
-                    .alias("online"),
-                count(lit(1i64))
-                    .filter(in_list(&channels.offline))
-                    .build()?
-                    .alias("offline"),
+                online,
+                offline,
                 count(lit(1i64)).alias("pairs"),
                 sum(ident("orders")).alias("orders"),
                 sum(ident("revenue")).alias("revenue"),
