@@ -1,6 +1,7 @@
 //! Engine benchmarks over a generated dataset: plan compilation, counts
-//! (attributes only, one and five behavioural conditions), member streaming
-//! (ids/s) and the four reports.
+//! (attributes only, one and five behavioural conditions, an RFM built-in
+//! with and without fresh features), member streaming (ids/s) and the four
+//! reports.
 //!
 //! Data: `strata_datasets::generate` with seed 42 and STRATA_BENCH_PROFILES
 //! profiles (default 100 000, the `s` scale; about 50 events per profile),
@@ -29,6 +30,7 @@ const FIVE_BEHAVIOURS: &str = "count(purchase WITHIN 90d) >= 2 \
     AND NOT performed(cart_abandoned WITHIN 30d) \
     AND count(email_open WITHIN 60d) >= 1 \
     AND last(session_start) > -30d";
+const CHAMPIONS: &str = "rfm.segment = 'champions'";
 /// About 60% of the profiles: the member-streaming segment.
 const LARGE: &str = "consent_email OR consent_push";
 
@@ -112,6 +114,39 @@ fn bench(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.to_async(&rt)
                 .iter(|| async { engine.count(black_box(&seg), as_of).await.expect("count") })
+        });
+    }
+    g.finish();
+
+    // ---- a built-in, from the events and from fresh features -------------------
+    // `strata refresh` at as_of, then the same count at as_of (features
+    // fresh: read from features/) and a day earlier (features stale for that
+    // as_of: computed from the events).
+    rt.block_on(engine.refresh_features(as_of))
+        .expect("refresh features");
+    let engine = rt
+        .block_on(Engine::open(
+            &dir,
+            EngineConfig {
+                threads: 2,
+                ..EngineConfig::default()
+            },
+        ))
+        .expect("reopen the bench dataset");
+    let champions = parse(CHAMPIONS);
+    let mut g = c.benchmark_group("builtin");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for (name, at) in [
+        ("champions_fresh_features", as_of),
+        ("champions_from_events", as_of - chrono::TimeDelta::days(1)),
+    ] {
+        g.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                engine
+                    .count(black_box(&champions), at)
+                    .await
+                    .expect("count")
+            })
         });
     }
     g.finish();

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext, ident, lit};
 use strata_dsl::ast::{Expr, ExprKind, Segment};
@@ -244,6 +246,24 @@ impl Engine {
             optimized,
             physical,
         })
+    }
+
+    /// Runs the count query and returns its physical plan annotated with
+    /// what each operator did (rows, time, bytes scanned, pruning): the
+    /// `EXPLAIN ANALYZE` of a segment.
+    pub async fn explain_analyze(&self, segment: &Segment, as_of: DateTime<Utc>) -> Result<String> {
+        let df = self
+            .plan(segment, as_of)
+            .await?
+            .select(vec![ident("profile_id")])?
+            .aggregate(vec![], vec![count_all()])?;
+        let task = df.task_ctx();
+        let plan = df.create_physical_plan().await?;
+        datafusion::physical_plan::collect(Arc::clone(&plan), Arc::new(task)).await?;
+        Ok(DisplayableExecutionPlan::with_metrics(plan.as_ref())
+            .set_show_statistics(false)
+            .indent(false)
+            .to_string())
     }
 
     /// Replaces `IN SEGMENT name` with the saved definition, recursively.

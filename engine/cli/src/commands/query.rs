@@ -143,6 +143,10 @@ pub(crate) struct ExplainArgs {
     pub(crate) engine: EngineArgs,
     #[command(flatten)]
     pub(crate) segment: SegmentArgs,
+    /// Run the count and print the physical plan with what each operator
+    /// did (rows, time, bytes and row groups read), like EXPLAIN ANALYZE.
+    #[arg(long)]
+    pub(crate) analyze: bool,
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -177,6 +181,13 @@ pub(crate) fn explain(a: ExplainArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let engine = a.engine.open().await?;
         let (segment, as_of) = a.segment.parse(&engine)?;
+        if a.analyze {
+            let start = Instant::now();
+            let plan = engine.explain_analyze(&segment, as_of).await?;
+            println!("== physical plan, executed ==\n{plan}");
+            eprintln!("ran in {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+            return Ok(());
+        }
         let e = engine.explain(&segment, as_of).await?;
         println!("== logical plan ==\n{}\n", e.logical);
         println!("== optimized logical plan ==\n{}\n", e.optimized);
