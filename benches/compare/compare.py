@@ -323,7 +323,7 @@ def write_results(args, suite, results, versions, baseline, bw, total_profiles, 
              f"and tokio workers; DuckDB `threads`; chDB `max_threads`, `max_parsing_threads`).")
     vers = [f"Strata {git_rev()} (DataFusion {cargo_lock_version('datafusion')}, release build)",
             f"DuckDB {versions.get('duckdb', '?')}", versions.get("chdb", "chDB ?"),
-            f"DataFusion SQL {cargo_lock_version('datafusion')} (same session options as Strata)"]
+            f"DataFusion SQL {cargo_lock_version('datafusion')} (same session options as Strata, except `join_reordering`: Strata keeps joins in the order its planner writes them)"]
     L.append("- **Versions:** " + "; ".join(vers) + ".")
     L.append(f"- **Method:** one fresh process per engine and workload; *cold* = first run in "
              f"that process (OS page cache warm), *hot* = median of the next {args.runs}. "

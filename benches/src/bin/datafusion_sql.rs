@@ -47,7 +47,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    // The session options of `strata_core::Engine::open`.
+    // The session options of `strata_core::Engine::open`, except
+    // `join_reordering` (Strata turns it off: its planner puts the small
+    // side of each join on the left; SQL has no such planner).
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(4 << 30, 1.0)
         .build_arc()?;

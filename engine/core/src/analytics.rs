@@ -87,21 +87,30 @@ impl<'a> Context<'a> {
         Ok(self.ctx.table(EVENTS).await?.filter(conjunction(filters))?)
     }
 
-    /// `df` (one row per `profile_id`, or a few) restricted to the ids that
-    /// have a row in `profiles`.
-    pub(crate) async fn only_profiles(&self, df: DataFrame) -> Result<DataFrame> {
+    /// `df` (aggregated per `profile_id`: one row per id, or a few)
+    /// restricted to the ids that have a row in `profiles`.
+    ///
+    /// Joins keep the side the plan puts on the left as the hash table
+    /// (see `Engine::open`): with one row per id, `df` (the ids with
+    /// matching events) is the smaller side; with several, the profiles.
+    pub(crate) async fn only_profiles(&self, df: DataFrame, rows: RowsPerId) -> Result<DataFrame> {
         let known = self
             .ctx
             .table(PROFILES)
             .await?
             .select(vec![ident("profile_id").alias(KNOWN_PID)])?;
-        Ok(df.join(
-            known,
-            JoinType::LeftSemi,
-            &["profile_id"],
-            &[KNOWN_PID],
-            None,
-        )?)
+        Ok(match rows {
+            RowsPerId::One => df.join(
+                known,
+                JoinType::LeftSemi,
+                &["profile_id"],
+                &[KNOWN_PID],
+                None,
+            )?,
+            RowsPerId::Several => {
+                known.join(df, JoinType::RightSemi, &[KNOWN_PID], &["profile_id"], None)?
+            }
+        })
     }
 
     pub(crate) fn purchase_types(&self) -> &[String] {
@@ -111,6 +120,14 @@ impl<'a> Context<'a> {
     pub(crate) fn activity_types(&self) -> &[String] {
         &self.dataset.manifest().activity_types
     }
+}
+
+/// How many rows per profile a per-profile table has, for choosing the
+/// build side of its join with the profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowsPerId {
+    One,
+    Several,
 }
 
 /// The four reports.

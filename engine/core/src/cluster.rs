@@ -128,7 +128,12 @@ async fn ballista_context(state: SessionState, cluster: &Cluster) -> Result<Sess
     // - hash joins instead of Ballista's preferred sort-merge joins (the
     //   build sides here are per-profile tables, one row per profile);
     // - the static planner: the adaptive one returned a sorted member list
-    //   as several sorted runs, concatenated.
+    //   as several sorted runs, concatenated;
+    // - DataFusion's join reordering back on (embedded Strata turns it off
+    //   and builds on the side its plans put left): a LEFT join whose small
+    //   build side is on the left (report label tables) lost its unmatched
+    //   rows once Ballista split the probe side across tasks; reordered,
+    //   such a join builds on the right.
     // `Engine::members` also sorts and checks what a cluster returns. (A
     // standalone scheduler plans with this state's config, so it is set
     // before the scheduler starts.)
@@ -138,6 +143,7 @@ async fn ballista_context(state: SessionState, cluster: &Cluster) -> Result<Sess
         .upgrade_for_ballista()
         .set_bool(BALLISTA_ADAPTIVE_PLANNER_ENABLED, false)
         .set_bool("datafusion.optimizer.prefer_hash_join", true)
+        .set_bool("datafusion.optimizer.join_reordering", true)
         .set_bool("datafusion.execution.collect_statistics", false);
     let state = SessionStateBuilder::new_from_existing(state)
         .with_config(config)

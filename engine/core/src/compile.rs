@@ -133,16 +133,21 @@ impl<'a> Compiler<'a> {
             // only profiles with a row can be members: an inner join, which
             // also lets the behavioural part of the predicate filter the
             // aggregated rows before the join.
+            //
+            // The behaviour table is the join's left (build) side and the
+            // profiles its right (probe) side: it has a row only per profile
+            // with events in the segment's windows, usually far fewer rows
+            // than there are profiles (the session keeps joins as written).
             let join = if holds_without_events(expr) == Some(false) {
                 datafusion::common::JoinType::Inner
             } else {
-                datafusion::common::JoinType::Left
+                datafusion::common::JoinType::Right
             };
-            df = df.join(
-                behaviours,
+            df = behaviours.join(
+                df,
                 join,
-                &["profile_id"],
                 &[&format!("{INTERNAL}_b_pid")],
+                &["profile_id"],
                 None,
             )?;
         }
@@ -162,11 +167,11 @@ impl<'a> Compiler<'a> {
                     ident(f.name()).alias(name)
                 })
                 .collect();
-            df = df.join(
-                per_profile.select(cols)?,
-                datafusion::common::JoinType::Left,
-                &["profile_id"],
+            df = per_profile.select(cols)?.join(
+                df,
+                datafusion::common::JoinType::Right,
                 &[&pid],
+                &["profile_id"],
                 None,
             )?;
         }

@@ -177,12 +177,18 @@ async fn features_frame(cx: &Context<'_>) -> Result<DataFrame> {
         .table(crate::dataset::PROFILES)
         .await?
         .select(vec![ident("profile_id")])?;
-    let joined = profiles
-        .join(purchases, JoinType::Left, &["profile_id"], &["p_pid"], None)?
-        .join(activity, JoinType::Left, &["profile_id"], &["a_pid"], None)?
-        .join(rfm, JoinType::Left, &["profile_id"], &["r_pid"], None)?
-        .join(mix, JoinType::Left, &["profile_id"], &["c_pid"], None)?
-        .join(life, JoinType::Left, &["profile_id"], &["l_pid"], None)?;
+    // Every profile, with each per-profile table (rows only for profiles
+    // with events: the hash table's side) joined in.
+    let mut joined = profiles;
+    for (table, pid) in [
+        (purchases, "p_pid"),
+        (activity, "a_pid"),
+        (rfm, "r_pid"),
+        (mix, "c_pid"),
+        (life, "l_pid"),
+    ] {
+        joined = table.join(joined, JoinType::Right, &[pid], &["profile_id"], None)?;
+    }
     let zero = |c: &str| coalesce(vec![ident(c), lit(0i64)]).alias(c);
     let zero_f = |c: &str| coalesce(vec![ident(c), lit(0f64)]).alias(c);
     let mut cols = vec![

@@ -73,11 +73,17 @@ impl SegmentSvc {
                 (n, false)
             }
         };
-        let total_profiles = self
-            .shared
-            .limits
-            .run(deadline, loaded.total_profiles())
-            .await?;
+        // Once known, the total costs nothing: a cached count must not wait
+        // for a query slot behind running queries.
+        let total_profiles = match loaded.known_total_profiles() {
+            Some(n) => n,
+            None => {
+                self.shared
+                    .limits
+                    .run(deadline, loaded.total_profiles())
+                    .await?
+            }
+        };
         Ok(v1::CountResponse {
             count,
             total_profiles,

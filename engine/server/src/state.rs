@@ -28,6 +28,11 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
+    /// Profiles in the dataset, if already computed for this engine.
+    pub(crate) fn known_total_profiles(&self) -> Option<u64> {
+        self.total_profiles.get().copied()
+    }
+
     /// Profiles in the dataset (computed once per engine).
     pub(crate) async fn total_profiles(&self) -> Result<u64> {
         let engine = self.engine.clone();

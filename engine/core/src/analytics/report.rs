@@ -51,8 +51,8 @@ use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, ident, lit}
 use parquet::file::metadata::KeyValue;
 
 use super::{
-    AnalyticsParams, CohortPeriod, Context, Report, ReportKind, ReportRequest, channel_mix,
-    lifecycle, rfm,
+    AnalyticsParams, CohortPeriod, Context, Report, ReportKind, ReportRequest, RowsPerId,
+    channel_mix, lifecycle, rfm,
 };
 use crate::dataset::PROFILES;
 use crate::time;
@@ -247,9 +247,14 @@ impl Scope {
     /// `df` (keyed by `profile_id`; aggregated per profile, so that this
     /// probes one row per id, not every event) restricted to the scope.
     /// Ids without a profile row are never in scope.
-    async fn restrict(&self, cx: &Context<'_>, df: DataFrame) -> Result<DataFrame> {
+    async fn restrict(
+        &self,
+        cx: &Context<'_>,
+        df: DataFrame,
+        rows: RowsPerId,
+    ) -> Result<DataFrame> {
         match self {
-            Scope::All => cx.only_profiles(df).await,
+            Scope::All => cx.only_profiles(df, rows).await,
             Scope::Members(m) => in_scope(df, m.clone()),
         }
     }
@@ -491,7 +496,7 @@ async fn channel_mix_report(
             sum(ident("amount")).alias("revenue"),
         ],
     )?;
-    let pairs = scope.restrict(cx, pairs).await?;
+    let pairs = scope.restrict(cx, pairs, RowsPerId::One).await?;
     // Then one aggregation with two grouping sets over those pairs:
     // per profile (its class, the built-in's `channel_mix`: online /
     // offline count the pairs through such channels, so > 0 iff a purchase
@@ -614,10 +619,16 @@ async fn lifecycle_report(
         ident("profile_id").alias("__lpid"),
         ident("lifecycle"),
     ])?;
-    let by_state = scope
-        .ids(cx)
-        .await?
-        .join(states, JoinType::Left, &[SCOPE_PID], &["__lpid"], None)?
+    // The states (profiles with activity) build the hash table; every
+    // profile in scope probes it.
+    let by_state = states
+        .join(
+            scope.ids(cx).await?,
+            JoinType::Right,
+            &["__lpid"],
+            &[SCOPE_PID],
+            None,
+        )?
         .aggregate(
             vec![coalesce(vec![ident("lifecycle"), lit("never")]).alias(KEY)],
             vec![count(lit(1i64)).alias("profiles")],
@@ -750,19 +761,19 @@ async fn retention_report(
         ],
         vec![],
     )?;
-    let active = scope.restrict(cx, active).await?.cache().await?;
+    let active = scope
+        .restrict(cx, active, RowsPerId::Several)
+        .await?
+        .cache()
+        .await?;
     let cohort_of = active.clone().aggregate(
         vec![ident("profile_id").alias("__cpid")],
         vec![min(ident("__p")).alias("__c")],
     )?;
-    let cells = active
-        .join(
-            cohort_of.clone(),
-            JoinType::Inner,
-            &["profile_id"],
-            &["__cpid"],
-            None,
-        )?
+    // One row per profile builds the hash table; every active period probes.
+    let cells = cohort_of
+        .clone()
+        .join(active, JoinType::Inner, &["__cpid"], &["profile_id"], None)?
         .aggregate(
             vec![
                 ident("__c").alias("__cc"),
