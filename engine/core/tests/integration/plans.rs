@@ -105,6 +105,37 @@ async fn five_behavioural_conditions_share_one_events_aggregation() {
     assert_eq!(other_months, 0, "partition pruning:\n{plan}");
 }
 
+/// `explain_analyze` runs the count: the plan carries what each operator
+/// did, the join emits exactly the members, and the hash table is built
+/// from the segment's per-profile behaviour rows (left, listed first), with
+/// the profiles probing it.
+#[tokio::test]
+async fn explain_analyze_shows_the_executed_plan_built_on_the_behaviours() {
+    let engine = open(store()).await;
+    let dsl = "count(purchase WITHIN 90d) >= 2";
+    let n = count(&engine, dsl).await;
+    assert!(n > 0 && n < 1000, "{n} members: pick another segment");
+    let seg = engine.parse(dsl).unwrap();
+    let plan = engine
+        .explain_analyze(&seg, engine.default_as_of())
+        .await
+        .unwrap();
+    let join = plan
+        .find("HashJoinExec")
+        .unwrap_or_else(|| panic!("a hash join:\n{plan}"));
+    let join_line = plan[join..].lines().next().unwrap();
+    assert!(
+        join_line.contains(&format!("output_rows={n},")),
+        "the join emits the {n} members:\n{plan}"
+    );
+    let below = &plan[join..];
+    let (events, profiles) = (below.find("/events/"), below.find("/profiles/"));
+    assert!(
+        matches!((events, profiles), (Some(e), Some(p)) if e < p),
+        "behaviours build, profiles probe:\n{plan}"
+    );
+}
+
 #[tokio::test]
 async fn attribute_only_segments_do_not_read_events() {
     let engine = open(store()).await;
