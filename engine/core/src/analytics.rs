@@ -76,13 +76,19 @@ impl<'a> Context<'a> {
     ) -> Result<DataFrame> {
         let last_instant = self.as_of - chrono::TimeDelta::microseconds(1);
         let mut filters: Vec<Expr> = vec![
-            ident("event_time").lt(ts_lit(self.as_of)),
             ident(EVENT_MONTH).lt_eq(lit(time::month_key(last_instant))),
             ident("event_type").in_list(types.iter().cloned().map(lit).collect(), false),
         ];
+        // At a month boundary the partition filter is exact: no per-row
+        // time comparison (and no reading `event_time` for it).
+        if !time::is_month_start(self.as_of) {
+            filters.push(ident("event_time").lt(ts_lit(self.as_of)));
+        }
         if let Some(since) = since {
-            filters.push(ident("event_time").gt_eq(ts_lit(since)));
             filters.push(ident(EVENT_MONTH).gt_eq(lit(time::month_key(since))));
+            if !time::is_month_start(since) {
+                filters.push(ident("event_time").gt_eq(ts_lit(since)));
+            }
         }
         Ok(self.ctx.table(EVENTS).await?.filter(conjunction(filters))?)
     }

@@ -218,11 +218,14 @@ impl<'a> Compiler<'a> {
     /// event the segment looks at, a column per behavioural condition.
     async fn behaviour_table(&mut self) -> Result<DataFrame> {
         let as_of = self.as_of;
-        let mut scan = vec![ident("event_time").lt(ts_lit(as_of))];
         // Months the segment can see: up to as_of's month, from the earliest
-        // window start when every condition has a window.
+        // window start when every condition has a window. At a month
+        // boundary the partition filter alone is exact (`is_month_start`).
         let last_instant = as_of - chrono::TimeDelta::microseconds(1);
-        scan.push(ident(EVENT_MONTH).lt_eq(lit(time::month_key(last_instant))));
+        let mut scan = vec![ident(EVENT_MONTH).lt_eq(lit(time::month_key(last_instant)))];
+        if !time::is_month_start(as_of) {
+            scan.push(ident("event_time").lt(ts_lit(as_of)));
+        }
         let mut earliest: Option<DateTime<Utc>> = None;
         let mut all_windowed = true;
         let mut types: Vec<String> = Vec::new();
@@ -242,8 +245,10 @@ impl<'a> Compiler<'a> {
             }
         }
         if let (true, Some(start)) = (all_windowed, earliest) {
-            scan.push(ident("event_time").gt_eq(ts_lit(start)));
             scan.push(ident(EVENT_MONTH).gt_eq(lit(time::month_key(start))));
+            if !time::is_month_start(start) {
+                scan.push(ident("event_time").gt_eq(ts_lit(start)));
+            }
         }
         if !any_type {
             scan.push(ident("event_type").in_list(types.into_iter().map(lit).collect(), false));

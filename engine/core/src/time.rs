@@ -48,6 +48,16 @@ pub fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
     Utc.from_utc_datetime(&t.date_naive().and_hms_opt(0, 0, 0).expect("midnight"))
 }
 
+/// Whether `t` is the first instant of a UTC month: then the events
+/// partitions alone split the events at `t` (every event of a month before
+/// `t`'s is earlier than `t`, every event of `t`'s month or later is not),
+/// and an `event_time` comparison with `t` adds nothing to a partition
+/// filter. The dataset writers (`strata gen`, `strata import`) put each
+/// event in the partition of its UTC month.
+pub fn is_month_start(t: DateTime<Utc>) -> bool {
+    t.day() == 1 && t == midnight(t)
+}
+
 /// `YYYY-MM` of `t`, the events partition holding it.
 pub fn month_key(t: DateTime<Utc>) -> String {
     format!("{:04}-{:02}", t.year(), t.month())
@@ -83,6 +93,15 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn month_starts() {
+        assert!(is_month_start(t("2026-01-01T00:00:00Z")));
+        assert!(is_month_start(t("2024-03-01T00:00:00Z")));
+        assert!(!is_month_start(t("2026-01-01T00:00:00.000001Z")));
+        assert!(!is_month_start(t("2025-12-31T23:59:59.999999Z")));
+        assert!(!is_month_start(t("2026-01-02T00:00:00Z")));
     }
 
     #[test]
