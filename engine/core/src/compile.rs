@@ -102,6 +102,15 @@ impl std::fmt::Debug for Compiler<'_> {
     }
 }
 
+/// What the events scan of a segment guarantees for every row it returns.
+#[derive(Debug, Default)]
+struct Scanned {
+    /// The scan keeps one event type only.
+    event_type: Option<String>,
+    /// The scan keeps `event_time >= start` only.
+    start: Option<DateTime<Utc>>,
+}
+
 impl<'a> Compiler<'a> {
     pub(crate) fn new(ctx: &'a SessionContext, dataset: &'a Dataset, as_of: DateTime<Utc>) -> Self {
         Compiler {
@@ -244,20 +253,28 @@ impl<'a> Compiler<'a> {
                 EventSel::Any => any_type = true,
             }
         }
+        // What every scanned event already satisfies: a condition's FILTER
+        // leaves it out (with one condition, usually no FILTER at all, and
+        // the scan then returns only profile ids).
+        let mut scanned = Scanned::default();
         if let (true, Some(start)) = (all_windowed, earliest) {
             scan.push(ident(EVENT_MONTH).gt_eq(lit(time::month_key(start))));
             if !time::is_month_start(start) {
                 scan.push(ident("event_time").gt_eq(ts_lit(start)));
             }
+            scanned.start = Some(start);
         }
         if !any_type {
+            if let [only] = types.as_slice() {
+                scanned.event_type = Some(only.clone());
+            }
             scan.push(ident("event_type").in_list(types.into_iter().map(lit).collect(), false));
         }
 
         let mut aggs = Vec::with_capacity(self.needs.behaviours.len());
         let behaviours = self.needs.behaviours.clone();
         for (i, b) in behaviours.iter().enumerate() {
-            let cond = self.event_condition(&b.filter)?;
+            let cond = self.event_condition(&b.filter, &scanned)?;
             let value = |p: &Option<String>| -> Result<DfExpr> {
                 p.as_deref()
                     .map(ident)
@@ -308,13 +325,17 @@ impl<'a> Compiler<'a> {
     }
 
     /// The per-condition FILTER: event type, window, property predicate.
-    fn event_condition(&mut self, f: &EventFilter) -> Result<Option<DfExpr>> {
+    fn event_condition(&mut self, f: &EventFilter, scanned: &Scanned) -> Result<Option<DfExpr>> {
         let mut parts = Vec::new();
-        if let EventSel::Type { name } = &f.event {
+        if let EventSel::Type { name } = &f.event
+            && scanned.event_type.as_ref() != Some(&name.name)
+        {
             parts.push(ident("event_type").eq(lit(name.name.clone())));
         }
         let (start, end) = self.window_bounds(f.window.as_ref())?;
-        if let Some(start) = start {
+        if let Some(start) = start
+            && scanned.start != Some(start)
+        {
             parts.push(ident("event_time").gt_eq(ts_lit(start)));
         }
         if end < self.as_of {
