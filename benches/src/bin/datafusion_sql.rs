@@ -57,8 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_target_partitions(cli.threads.max(1))
         .with_batch_size(8192);
     let opts = session.options_mut();
-    opts.execution.parquet.pushdown_filters = true;
-    opts.execution.parquet.reorder_filters = true;
+    opts.execution.parquet.pushdown_filters = false;
     let ctx = SessionContext::new_with_config_rt(session, runtime);
     register(
         &ctx,
