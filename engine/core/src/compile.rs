@@ -470,10 +470,13 @@ impl<'a> Compiler<'a> {
                     l.is_null()
                 }
             }
-            ExprKind::Truthy { lhs } => {
-                let (l, _) = self.operand(lhs, scope)?;
-                l.is_true()
-            }
+            // A positive leaf stays bare like a comparison: a NULL flag
+            // drops the row as false would (a negated one becomes
+            // `IS NOT TRUE` in `predicate`), and a bare boolean column is
+            // a plain bitmap in the filter instead of a null-aware
+            // comparison (W1c at m, `consent_email OR consent_push`:
+            // 19.8 -> 15.4 ms hot).
+            ExprKind::Truthy { lhs } => self.operand(lhs, scope)?.0,
             ExprKind::Performed { filter } => {
                 let i = self.needs.behaviour_index(performed(filter));
                 ident(behaviour_column(i)).gt(lit(0i64))
