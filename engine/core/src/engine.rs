@@ -12,6 +12,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::displayable;
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext, ident, lit};
 use strata_dsl::ast::{Expr, ExprKind, Segment};
 
@@ -184,9 +185,11 @@ impl Engine {
             // sort: DataFusion 55's top-k (sort with fetch) over the
             // declared-sorted profiles returned wrong pages after a cursor
             // in the engine-vs-reference property test.
-            df.sort(vec![ident("profile_id").sort(true, false)])?
-                .execute_stream()
-                .await?
+            read_ahead(
+                df.sort(vec![ident("profile_id").sort(true, false)])?
+                    .execute_stream()
+                    .await?,
+            )
         };
         Ok(match req.limit {
             Some(limit) => limit_stream(stream, limit),
@@ -382,6 +385,30 @@ fn ordered_stream(stream: SendableRecordBatchStream) -> SendableRecordBatchStrea
 
 /// The first `limit` rows of `stream`; dropping the rest of the stream
 /// cancels the query.
+/// Batches a member list may run ahead of its consumer.
+const READ_AHEAD: usize = 2;
+
+/// Drives `stream` in its own task, up to [`READ_AHEAD`] batches ahead of
+/// the consumer, so the query reads and merges the next batches while the
+/// caller encodes the ones it has (Parquet, CSV, gRPC messages) on the
+/// other core. Dropping the returned stream aborts the task and with it
+/// the query.
+fn read_ahead(mut stream: SendableRecordBatchStream) -> SendableRecordBatchStream {
+    use futures::StreamExt;
+    let mut builder = RecordBatchReceiverStreamBuilder::new(stream.schema(), READ_AHEAD);
+    let tx = builder.tx();
+    builder.spawn(async move {
+        while let Some(item) = stream.next().await {
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+        Ok(())
+    });
+    builder.build()
+}
+
 fn limit_stream(stream: SendableRecordBatchStream, limit: usize) -> SendableRecordBatchStream {
     use futures::StreamExt;
     let schema = stream.schema();
