@@ -383,8 +383,6 @@ fn ordered_stream(stream: SendableRecordBatchStream) -> SendableRecordBatchStrea
     Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, checked))
 }
 
-/// The first `limit` rows of `stream`; dropping the rest of the stream
-/// cancels the query.
 /// Batches a member list may run ahead of its consumer.
 const READ_AHEAD: usize = 2;
 
@@ -409,6 +407,8 @@ fn read_ahead(mut stream: SendableRecordBatchStream) -> SendableRecordBatchStrea
     builder.build()
 }
 
+/// The first `limit` rows of `stream`; dropping the rest of the stream
+/// cancels the query.
 fn limit_stream(stream: SendableRecordBatchStream, limit: usize) -> SendableRecordBatchStream {
     use futures::StreamExt;
     let schema = stream.schema();
