@@ -16,7 +16,7 @@ use datafusion::prelude::{SessionContext, col, ident};
 use strata_datasets::Manifest;
 use strata_dsl::FieldType;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::Result;
 use crate::features::FeatureStamp;
@@ -38,6 +38,7 @@ pub struct Dataset {
     profiles_schema: SchemaRef,
     events_schema: SchemaRef,
     event_types: Vec<String>,
+    first_event_month: Option<NaiveDate>,
     features: Option<FeatureStamp>,
 }
 
@@ -100,6 +101,13 @@ impl Dataset {
             })
             .collect();
         event_types.sort();
+        // Partitions are named by the month of their events' `event_time`
+        // (`event_month=YYYY-MM`), so the earliest one bounds every event.
+        let first_event_month = strata_datasets::event_partitions(dir)?
+            .iter()
+            .filter_map(|(name, _)| strata_datasets::parse_partition_dir_name(name))
+            .filter_map(|(y, m)| NaiveDate::from_ymd_opt(y, m, 1))
+            .min();
 
         let features = crate::features::read_stamp(dir);
         if features.is_some() {
@@ -118,6 +126,7 @@ impl Dataset {
             profiles_schema,
             events_schema,
             event_types,
+            first_event_month,
             features,
         })
     }
@@ -139,6 +148,11 @@ impl Dataset {
     /// Distinct event types present in the data.
     pub fn event_types(&self) -> &[String] {
         &self.event_types
+    }
+    /// First day of the earliest event partition's month (no event is
+    /// earlier), or `None` without events partitions.
+    pub fn first_event_month(&self) -> Option<NaiveDate> {
+        self.first_event_month
     }
     /// The features table, if it was built for this dataset version and
     /// `as_of` (a stale one is never used).

@@ -35,6 +35,7 @@
 //!   active, fraction; the full triangle (zero cells included) up to the
 //!   period holding the last instant before as_of.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -43,10 +44,13 @@ use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use datafusion::common::{JoinType, ScalarValue};
 use datafusion::functions::expr_fn::nullif;
-use datafusion::functions_aggregate::expr_fn::{count, min, sum};
+use datafusion::functions_aggregate::expr_fn::{bit_or, count, min, sum};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{GroupingSet, LogicalPlanBuilder, cast, when};
+use datafusion::logical_expr::{
+    GroupingSet, LogicalPlanBuilder, bitwise_and, bitwise_shift_left, bitwise_shift_right, cast,
+    when,
+};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, ident, lit};
 use parquet::file::metadata::KeyValue;
 
@@ -747,13 +751,158 @@ fn last_period(period: CohortPeriod, as_of: DateTime<Utc>) -> i64 {
     period_index(period, last.date_naive())
 }
 
+/// Most periods the one-pass plan ([`cells_by_masks`]) tracks: 8 masks of
+/// 64 (42 years of months, nearly 10 of weeks). Longer histories take
+/// [`cells_by_pairs`].
+const MAX_MASK_PERIODS: i64 = 8 * 64;
+
 async fn retention_report(
     cx: &Context<'_>,
     period: CohortPeriod,
     scope: &Scope,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
+    let last = last_period(period, cx.as_of);
+    // No event is older than the first event partition's month.
+    let first = cx
+        .dataset
+        .first_event_month()
+        .map_or(last, |d| period_index(period, d).min(last));
+    let cells = if last - first < MAX_MASK_PERIODS {
+        cells_by_masks(cx, period, scope, first, last).await?
+    } else {
+        None
+    };
+    let cells = match cells {
+        Some(cells) => cells,
+        None => cells_by_pairs(cx, period, scope).await?,
+    };
+
+    // The triangle: every cohort × every period from its start to the last.
+    let (mut starts, mut ks, mut sizes, mut actives, mut fractions) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (&c, &n) in &cells.sizes {
+        let start = time::date32(period_start(period, c)?);
+        for k in 0..=(last - c).max(0) {
+            let active = cells.active.get(&(c, k)).copied().unwrap_or(0);
+            starts.push(start);
+            ks.push(k);
+            sizes.push(n);
+            actives.push(active);
+            fractions.push(active as f64 / n as f64);
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("cohort_start", DataType::Date32, false),
+        Field::new("period_index", DataType::Int64, false),
+        Field::new("cohort_size", DataType::Int64, false),
+        Field::new("active", DataType::Int64, false),
+        Field::new("fraction", DataType::Float64, true),
+    ]));
+    let triangle = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Date32Array::from(starts)),
+            Arc::new(Int64Array::from(ks)),
+            Arc::new(Int64Array::from(sizes)),
+            Arc::new(Int64Array::from(actives)),
+            Arc::new(Float64Array::from(fractions)),
+        ],
+    )?;
+    Ok(vec![("cohorts", values_frame(cx.ctx, &triangle)?)])
+}
+
+/// The non-empty cells of a retention matrix.
+#[derive(Debug, Default, PartialEq)]
+struct Cells {
+    /// Cohort (period index of each profile's first active period) → size.
+    sizes: BTreeMap<i64, i64>,
+    /// (cohort, periods since its start) → profiles active then (> 0).
+    active: HashMap<(i64, i64), i64>,
+}
+
+/// The retention cells in one aggregation over the events, grouped by
+/// profile: the first active period (the cohort) and the set of active
+/// periods as bits, bit `j` of mask `j / 64` standing for period `last -
+/// j`; then one small aggregation by cohort counts each bit. Instead of
+/// the distinct (profile, period) pairs, a hash table of 1 row per
+/// profile. `None` if an event lies before `first` (a partition holding
+/// events of another month): the masks would not cover it.
+async fn cells_by_masks(
+    cx: &Context<'_>,
+    period: CohortPeriod,
+    scope: &Scope,
+    first: i64,
+    last: i64,
+) -> Result<Option<Cells>> {
+    let span = last - first + 1;
+    let masks = (span + 63) / 64;
+    let p = period_index_expr(period, ident("event_time"));
+    let back = lit(last) - p.clone();
+    let mut per_profile_aggs = vec![min(p).alias("__c")];
+    for i in 0..masks {
+        let bit = if masks == 1 {
+            bitwise_shift_left(lit(1i64), back.clone())
+        } else {
+            let lo = 64 * i;
+            when(
+                back.clone()
+                    .gt_eq(lit(lo))
+                    .and(back.clone().lt(lit(lo + 64))),
+                bitwise_shift_left(lit(1i64), back.clone() - lit(lo)),
+            )
+            .otherwise(lit(0i64))?
+        };
+        per_profile_aggs.push(bit_or(bit).alias(format!("__m{i}")));
+    }
+    let per_profile = cx
+        .events_of(cx.activity_types(), None)
+        .await?
+        .aggregate(vec![ident("profile_id")], per_profile_aggs)?;
+    let per_profile = scope.restrict(cx, per_profile, RowsPerId::One).await?;
+    let mut cohort_aggs = vec![count(lit(1i64)).alias("__n")];
+    for j in 0..span {
+        let mask = ident(format!("__m{}", j / 64));
+        let bit = bitwise_and(bitwise_shift_right(mask, lit(j % 64)), lit(1i64));
+        cohort_aggs.push(sum(bit).alias(format!("__a{j}")));
+    }
+    let batches = per_profile
+        .aggregate(vec![ident("__c")], cohort_aggs)?
+        .collect()
+        .await?;
+
+    let mut cells = Cells::default();
+    for b in &batches {
+        let int64 = |i: usize| {
+            b.column(i)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| Error::Internal("retention cells are not Int64".into()))
+        };
+        let (c, n) = (int64(0)?, int64(1)?);
+        let bits = (0..span as usize)
+            .map(|j| int64(2 + j))
+            .collect::<Result<Vec<_>>>()?;
+        for row in 0..b.num_rows() {
+            let c = c.value(row);
+            if c < first {
+                return Ok(None);
+            }
+            cells.sizes.insert(c, n.value(row));
+            for k in 0..=(last - c) {
+                let active = bits[(last - c - k) as usize].value(row);
+                if active > 0 {
+                    cells.active.insert((c, k), active);
+                }
+            }
+        }
+    }
+    Ok(Some(cells))
+}
+
+/// The retention cells from the distinct (profile, period) pairs: any
+/// span of periods, at the cost of a hash table of every pair and a join.
+async fn cells_by_pairs(cx: &Context<'_>, period: CohortPeriod, scope: &Scope) -> Result<Cells> {
     let activity = cx.events_of(cx.activity_types(), None).await?;
-    // Distinct (profile, period) pairs with activity, of profiles in scope.
     let active = activity.aggregate(
         vec![
             ident("profile_id"),
@@ -780,67 +929,34 @@ async fn retention_report(
                 (ident("__p") - ident("__c")).alias("__k"),
             ],
             vec![count(lit(1i64)).alias("active")],
-        )?;
+        )?
+        .collect()
+        .await?;
     let sizes = cohort_of
         .aggregate(vec![ident("__c")], vec![count(lit(1i64)).alias("n")])?
         .collect()
         .await?;
-
-    // The triangle: every cohort × every period from its start to the last.
-    let last = last_period(period, cx.as_of);
-    let (mut starts, mut idx, mut ks, mut size) = (vec![], vec![], vec![], vec![]);
+    let mut out = Cells::default();
+    let int64 = |b: &RecordBatch, i: usize| -> Result<Int64Array> {
+        b.column(i)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .cloned()
+            .ok_or_else(|| Error::Internal("retention cells are not Int64".into()))
+    };
     for b in &sizes {
-        let c = b.column(0).as_any().downcast_ref::<Int64Array>();
-        let n = b.column(1).as_any().downcast_ref::<Int64Array>();
-        let (Some(c), Some(n)) = (c, n) else {
-            return Err(Error::Internal("cohort sizes are not Int64".into()));
-        };
-        for (c, n) in c.values().iter().zip(n.values()) {
-            let start = time::date32(period_start(period, *c)?);
-            for k in 0..=(last - c).max(0) {
-                starts.push(start);
-                idx.push(*c);
-                ks.push(k);
-                size.push(*n);
-            }
+        let (c, n) = (int64(b, 0)?, int64(b, 1)?);
+        out.sizes
+            .extend(c.values().iter().copied().zip(n.values().iter().copied()));
+    }
+    for b in &cells {
+        let (c, k, a) = (int64(b, 0)?, int64(b, 1)?, int64(b, 2)?);
+        for row in 0..b.num_rows() {
+            out.active
+                .insert((c.value(row), k.value(row)), a.value(row));
         }
     }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("cohort_start", DataType::Date32, false),
-        Field::new("__c", DataType::Int64, false),
-        Field::new("period_index", DataType::Int64, false),
-        Field::new("cohort_size", DataType::Int64, false),
-    ]));
-    let grid = RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(Date32Array::from(starts)),
-            Arc::new(Int64Array::from(idx)),
-            Arc::new(Int64Array::from(ks)),
-            Arc::new(Int64Array::from(size)),
-        ],
-    )?;
-    let active = || zero_if_null(ident("active"));
-    let cohorts = values_frame(cx.ctx, &grid)?
-        .join(
-            cells,
-            JoinType::Left,
-            &["__c", "period_index"],
-            &["__cc", "__k"],
-            None,
-        )?
-        .select(vec![
-            ident("cohort_start"),
-            ident("period_index"),
-            ident("cohort_size"),
-            active().alias("active"),
-            ratio(active(), ident("cohort_size")).alias("fraction"),
-        ])?
-        .sort(vec![
-            ident("cohort_start").sort(true, false),
-            ident("period_index").sort(true, false),
-        ])?;
-    Ok(vec![("cohorts", cohorts)])
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,19 +1,18 @@
 //! RFM: recency, frequency, monetary scores with rank-based bins and the
 //! named segments (DESIGN.md "Semantics", RFM).
 
-use arrow::datatypes::DataType;
-use datafusion::common::JoinType;
-use datafusion::functions_aggregate::count::count_udaf;
+use std::cmp::Ordering;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::{count, max, sum};
-use datafusion::functions_aggregate::sum::sum_udaf;
-use datafusion::functions_window::expr_fn::rank;
-use datafusion::logical_expr::expr::WindowFunction;
-use datafusion::logical_expr::{ExprFunctionExt, cast, when};
+use datafusion::logical_expr::{cast, when};
 use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
 
 use super::{AnalyticsParams, Context, RowsPerId};
-use crate::Result;
 use crate::time;
+use crate::{Error, Result};
 
 /// Default number of score bins.
 pub const DEFAULT_BINS: u32 = 5;
@@ -85,39 +84,58 @@ pub(crate) async fn scored(cx: &Context<'_>, p: &AnalyticsParams) -> Result<Data
             ident(MONETARY_SUM),
         ])?;
 
-    // Held once: it is read three times below (two histograms and the
-    // scoring), and each read would otherwise aggregate the events again.
+    // Held once: read for the order statistics, then scored.
     let inputs = inputs.cache().await?;
 
-    // r and f rank small integer domains (days, counts): RANK() is one plus
-    // the number of rows ranked before, counted on a histogram of the
-    // values (a few hundred rows) and joined back, instead of sorting every
-    // scored profile twice. m ranks sums of money, nearly all distinct: a
-    // window RANK.
-    let r = counted_score(&inputs, "recency_days", false, bins)?;
-    let f = counted_score(&inputs, "frequency", true, bins)?;
-    let n = Expr::from(WindowFunction::new(count_udaf(), vec![lit(1i64)]));
-    let m_rank = cast(
-        rank()
-            .order_by(vec![ident("monetary").sort(true, true)])
-            .build()?,
-        DataType::Int64,
-    );
-    let m = lit(1i64) + lit(bins) * (m_rank - lit(1i64)) / cast(n, DataType::Int64);
-    // The histograms are the build sides (left: joins keep their order).
-    let with_r = r.join(inputs, JoinType::Inner, &[R_VALUE], &["recency_days"], None)?;
-    let scored = f
-        .join(with_r, JoinType::Inner, &[F_VALUE], &["frequency"], None)?
+    // A score is monotone in its value, so it is 1 plus the number of
+    // score boundaries the value lies beyond: the boundaries are order
+    // statistics of the column (see `boundaries`), found here on the
+    // collected columns, and the scoring is a projection of comparisons.
+    // (Instead of a window RANK over every scored profile per score.)
+    let columns = inputs
+        .clone()
         .select(vec![
-            ident("profile_id"),
             ident("recency_days"),
             ident("frequency"),
             ident("monetary"),
-            ident(MONETARY_SUM),
-            ident(format!("{R_VALUE}_score")).alias("r"),
-            ident(format!("{F_VALUE}_score")).alias("f"),
-            m.alias("m"),
-        ])?;
+        ])?
+        .collect()
+        .await?;
+    let (mut recency, mut frequency, mut monetary) = (vec![], vec![], vec![]);
+    for b in &columns {
+        if b.columns().iter().any(|c| c.null_count() > 0) {
+            return Err(Error::Internal("NULL RFM input".into()));
+        }
+        recency.extend_from_slice(b.column(0).as_primitive::<Int64Type>().values());
+        frequency.extend_from_slice(b.column(1).as_primitive::<Int64Type>().values());
+        monetary.extend_from_slice(b.column(2).as_primitive::<Float64Type>().values());
+    }
+    // r ranks recency descending (the most recent buyers score highest).
+    let r = score(
+        ident("recency_days"),
+        boundaries(&mut recency, |a, b| b.cmp(a), bins),
+        Expr::lt,
+    );
+    let f = score(
+        ident("frequency"),
+        boundaries(&mut frequency, i64::cmp, bins),
+        Expr::gt,
+    );
+    let m = score(
+        ident("monetary"),
+        boundaries(&mut monetary, f64::total_cmp, bins),
+        Expr::gt,
+    );
+    let scored = inputs.select(vec![
+        ident("profile_id"),
+        ident("recency_days"),
+        ident("frequency"),
+        ident("monetary"),
+        r.alias("r"),
+        f.alias("f"),
+        m.alias("m"),
+        ident(MONETARY_SUM),
+    ])?;
     Ok(scored.select(vec![
         ident("profile_id"),
         ident("recency_days"),
@@ -131,42 +149,57 @@ pub(crate) async fn scored(cx: &Context<'_>, p: &AnalyticsParams) -> Result<Data
     ])?)
 }
 
-const R_VALUE: &str = "__rfm_r_value";
-const F_VALUE: &str = "__rfm_f_value";
+/// The score boundaries of `values` ranked by `order` into `bins` bins:
+/// for s in 1..bins, the value at 0-based position `ceil(s * n / bins) -
+/// 1` of `values` sorted by `order` (`values` is reordered).
+///
+/// The score `1 + floor(bins * (RANK() - 1) / n)` of a value v is 1 plus
+/// the number of s in 1..bins with `RANK() - 1 >= ceil(s * n / bins)`
+/// (floor counts the whole s below its argument; RANK() - 1 is an
+/// integer). RANK() - 1 is the number of values ranked strictly before v,
+/// and "at least k values strictly before v" holds exactly when v is
+/// ranked after the k-th value of the sorted list (position k - 1). So the
+/// score is 1 plus the number of boundaries v is ranked after, ties
+/// included (equal values get equal scores, as RANK gives them).
+fn boundaries<T: Copy>(values: &mut [T], order: impl Fn(&T, &T) -> Ordering, bins: i64) -> Vec<T> {
+    let n = values.len() as i64;
+    if n == 0 {
+        return vec![];
+    }
+    let mut out = Vec::with_capacity(bins as usize);
+    // Positions are non-decreasing in s: each selection looks only at
+    // what lies after the previous one.
+    let mut sorted_up_to = 0usize;
+    let mut last: Option<(usize, T)> = None;
+    for s in 1..bins {
+        let pos = ((s * n + bins - 1) / bins - 1) as usize;
+        let value = match last {
+            Some((p, v)) if p == pos => v,
+            _ => {
+                let rest = &mut values[sorted_up_to..];
+                let (_, v, _) = rest.select_nth_unstable_by(pos - sorted_up_to, &order);
+                let v = *v;
+                sorted_up_to = pos + 1;
+                v
+            }
+        };
+        last = Some((pos, value));
+        out.push(value);
+    }
+    out
+}
 
-/// `(value, score)` for every distinct value of `column` in `inputs`, the
-/// score being `1 + floor(bins * (RANK() - 1) / n)` with RANK() over
-/// `column` ascending or descending: RANK() - 1 is the number of rows with
-/// a value ranked strictly before, a running sum over the histogram.
-/// Columns: `__rfm_{r|f}_value` and `__rfm_{r|f}_value_score`.
-fn counted_score(
-    inputs: &DataFrame,
-    column: &str,
-    ascending: bool,
-    bins: i64,
-) -> Result<DataFrame> {
-    let value = if column == "recency_days" {
-        R_VALUE
-    } else {
-        F_VALUE
-    };
-    let rows = || ident("__rows");
-    let hist = inputs.clone().aggregate(
-        vec![ident(column).alias(value)],
-        vec![count(lit(1i64)).alias("__rows")],
-    )?;
-    // The values are distinct: the default frame (up to the current value)
-    // sums the rows of this value and of every value ranked before it.
-    let window_sum = || Expr::from(WindowFunction::new(sum_udaf(), vec![rows()]));
-    let upto = window_sum()
-        .order_by(vec![ident(value).sort(ascending, true)])
-        .build()?;
-    let n = window_sum();
-    let before = cast(upto, DataType::Int64) - rows();
-    Ok(hist.select(vec![
-        ident(value),
-        (lit(1i64) + lit(bins) * before / cast(n, DataType::Int64)).alias(format!("{value}_score")),
-    ])?)
+/// `1 + (number of boundaries b with beyond(column, b))`, as Int64.
+fn score<T>(column: Expr, boundaries: Vec<T>, beyond: fn(Expr, Expr) -> Expr) -> Expr
+where
+    ScalarValue: From<T>,
+{
+    boundaries.into_iter().fold(lit(1i64), |acc, b| {
+        acc + cast(
+            beyond(column.clone(), lit(ScalarValue::from(b))),
+            DataType::Int64,
+        )
+    })
 }
 
 /// The named segment of (r, f); first matching rule wins.

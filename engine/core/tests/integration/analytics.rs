@@ -22,7 +22,9 @@ use strata_core::{Engine, EngineConfig};
 use strata_dsl::ast::{Duration, TimeUnit};
 
 use crate::random::{self, RandomDataset, micros};
-use crate::reference::{Data, Event, MICROS_PER_DAY, Profile, Val, date_of_days, rfm_segment, sub};
+use crate::reference::{
+    Data, Event, MICROS_PER_DAY, MICROS_PER_HOUR, Profile, Val, date_of_days, rfm_segment, sub,
+};
 
 const DEFAULT_SEED: u64 = 0x5742_A7A0_0000_0505;
 
@@ -1005,6 +1007,51 @@ async fn window_edges_and_ties() {
     // 3: new; 4: returning (exactly on the C edge and on the P edge).
     let t = Table::of(&r, "states");
     assert_eq!(t.i64s("profiles"), [1, 1, 1, 0, 1, 0, 1]);
+}
+
+/// Twelve years of history: monthly retention needs several 64-period
+/// masks, weekly retention more periods than the masks hold (the plan over
+/// distinct (profile, period) pairs); both must equal the naive triangle.
+#[tokio::test]
+async fn long_histories() {
+    let as_of = micros(2025, 6, 18, 9, 30, 0, 0);
+    let profiles = (1..=6).map(|id| profile(id, None)).collect();
+    let mut events = Vec::new();
+    for id in 1..=6i64 {
+        for j in 0..9i64 {
+            let days_back = (id * 613 + j * 389) % 4400 + 1;
+            let t = as_of - days_back * MICROS_PER_DAY - j * MICROS_PER_HOUR;
+            events.push(event(
+                id,
+                t,
+                "purchase",
+                "web",
+                100 * (id as i128 + j as i128),
+            ));
+        }
+    }
+    // The oldest purchase: more than 10 years (> 512 weeks) back.
+    events.push(event(
+        6,
+        as_of - 4390 * MICROS_PER_DAY,
+        "purchase",
+        "pos",
+        100,
+    ));
+    let ds = handmade(as_of, profiles, events);
+    let mut rng = StdRng::seed_from_u64(3);
+    let (_dir, engine) = open(&ds, &mut rng).await;
+    let case = Case {
+        engine: &engine,
+        data: &ds.data,
+        as_of,
+        scope: Scope::All,
+        label: "long histories".into(),
+    };
+    case.check_retention(CohortPeriod::Month).await;
+    case.check_retention(CohortPeriod::Week).await;
+    case.check_rfm(None, None).await;
+    case.check_rfm(Some(3), None).await;
 }
 
 /// A dataset with profiles and no events at all.
