@@ -812,7 +812,7 @@ async fn retention_report(
 }
 
 /// The non-empty cells of a retention matrix.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 struct Cells {
     /// Cohort (period index of each profile's first active period) → size.
     sizes: BTreeMap<i64, i64>,
@@ -872,15 +872,9 @@ async fn cells_by_masks(
 
     let mut cells = Cells::default();
     for b in &batches {
-        let int64 = |i: usize| {
-            b.column(i)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or_else(|| Error::Internal("retention cells are not Int64".into()))
-        };
-        let (c, n) = (int64(0)?, int64(1)?);
+        let (c, n) = (int64_column(b, 0)?, int64_column(b, 1)?);
         let bits = (0..span as usize)
-            .map(|j| int64(2 + j))
+            .map(|j| int64_column(b, 2 + j))
             .collect::<Result<Vec<_>>>()?;
         for row in 0..b.num_rows() {
             let c = c.value(row);
@@ -897,6 +891,14 @@ async fn cells_by_masks(
         }
     }
     Ok(Some(cells))
+}
+
+/// Column `i` of a retention aggregate (every one is Int64).
+fn int64_column(b: &RecordBatch, i: usize) -> Result<&Int64Array> {
+    b.column(i)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| Error::Internal("retention cells are not Int64".into()))
 }
 
 /// The retention cells from the distinct (profile, period) pairs: any
@@ -937,20 +939,17 @@ async fn cells_by_pairs(cx: &Context<'_>, period: CohortPeriod, scope: &Scope) -
         .collect()
         .await?;
     let mut out = Cells::default();
-    let int64 = |b: &RecordBatch, i: usize| -> Result<Int64Array> {
-        b.column(i)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .cloned()
-            .ok_or_else(|| Error::Internal("retention cells are not Int64".into()))
-    };
     for b in &sizes {
-        let (c, n) = (int64(b, 0)?, int64(b, 1)?);
+        let (c, n) = (int64_column(b, 0)?, int64_column(b, 1)?);
         out.sizes
             .extend(c.values().iter().copied().zip(n.values().iter().copied()));
     }
     for b in &cells {
-        let (c, k, a) = (int64(b, 0)?, int64(b, 1)?, int64(b, 2)?);
+        let (c, k, a) = (
+            int64_column(b, 0)?,
+            int64_column(b, 1)?,
+            int64_column(b, 2)?,
+        );
         for row in 0..b.num_rows() {
             out.active
                 .insert((c.value(row), k.value(row)), a.value(row));

@@ -167,24 +167,17 @@ fn boundaries<T: Copy>(values: &mut [T], order: impl Fn(&T, &T) -> Ordering, bin
         return vec![];
     }
     let mut out = Vec::with_capacity(bins as usize);
-    // Positions are non-decreasing in s: each selection looks only at
-    // what lies after the previous one.
-    let mut sorted_up_to = 0usize;
-    let mut last: Option<(usize, T)> = None;
+    // Positions are non-decreasing in s. After a selection at `pos`,
+    // `values[..=pos]` are the `pos + 1` first values with the boundary at
+    // `pos`, so the next selection looks only at what lies after it.
+    let mut selected = 0usize;
     for s in 1..bins {
         let pos = ((s * n + bins - 1) / bins - 1) as usize;
-        let value = match last {
-            Some((p, v)) if p == pos => v,
-            _ => {
-                let rest = &mut values[sorted_up_to..];
-                let (_, v, _) = rest.select_nth_unstable_by(pos - sorted_up_to, &order);
-                let v = *v;
-                sorted_up_to = pos + 1;
-                v
-            }
-        };
-        last = Some((pos, value));
-        out.push(value);
+        if pos >= selected {
+            values[selected..].select_nth_unstable_by(pos - selected, &order);
+            selected = pos + 1;
+        }
+        out.push(values[pos]);
     }
     out
 }
