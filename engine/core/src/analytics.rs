@@ -93,6 +93,22 @@ impl<'a> Context<'a> {
         Ok(self.ctx.table(EVENTS).await?.filter(conjunction(filters))?)
     }
 
+    /// Events of the given types in the months of `branch`, before as_of.
+    pub(crate) async fn events_in(
+        &self,
+        types: &[String],
+        branch: &crate::months::Branch,
+    ) -> Result<DataFrame> {
+        let mut filters = vec![
+            branch.filter(),
+            ident("event_type").in_list(types.iter().cloned().map(lit).collect(), false),
+        ];
+        if branch.cuts(self.as_of) {
+            filters.push(ident("event_time").lt(ts_lit(self.as_of)));
+        }
+        Ok(self.ctx.table(EVENTS).await?.filter(conjunction(filters))?)
+    }
+
     /// `df` (aggregated per `profile_id`: one row per id, or a few)
     /// restricted to the ids that have a row in `profiles`.
     ///

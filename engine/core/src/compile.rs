@@ -23,7 +23,7 @@ use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit};
 use chrono::{DateTime, Utc};
 use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
-use datafusion::logical_expr::{ExprFunctionExt, cast};
+use datafusion::logical_expr::{ExprFunctionExt, cast, when};
 use datafusion::prelude::{DataFrame, Expr as DfExpr, SessionContext, coalesce, ident, lit};
 use strata_dsl::ast::{
     AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, CmpOp, EventFilter, EventSel, Expr,
@@ -31,7 +31,8 @@ use strata_dsl::ast::{
 };
 
 use crate::analytics::{self, AnalyticsParams};
-use crate::dataset::{Dataset, EVENT_MONTH, EVENTS, FEATURES, PROFILES};
+use crate::dataset::{Dataset, EVENTS, FEATURES, PROFILES};
+use crate::months::{self, Branch, Cover};
 use crate::time::{self, Micros};
 use crate::{Error, Result};
 
@@ -225,25 +226,165 @@ impl<'a> Compiler<'a> {
 
     /// One aggregation over the events: a row per profile with at least one
     /// event the segment looks at, a column per behavioural condition.
+    ///
+    /// The months the segment can see are split at the conditions' window
+    /// bounds ([`months::split`]): months no bound falls inside decide each
+    /// window from the partition and never read `event_time`; only the
+    /// months with a bound inside compare it. With several branches, each
+    /// projects a flag per condition (and the value it aggregates), and the
+    /// branches are unioned into the one aggregation.
     async fn behaviour_table(&mut self) -> Result<DataFrame> {
         let as_of = self.as_of;
+        let behaviours = self.needs.behaviours.clone();
+        let windows = behaviours
+            .iter()
+            .map(|b| self.window_bounds(b.filter.window.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
         // Months the segment can see: up to as_of's month, from the earliest
-        // window start when every condition has a window. At a month
-        // boundary the partition filter alone is exact (`is_month_start`).
-        let last_instant = as_of - chrono::TimeDelta::microseconds(1);
-        let mut scan = vec![ident(EVENT_MONTH).lt_eq(lit(time::month_key(last_instant)))];
-        if !time::is_month_start(as_of) {
-            scan.push(ident("event_time").lt(ts_lit(as_of)));
+        // window start when every condition has a window, else from the
+        // first events partition.
+        let last = months::month_of_instant(as_of - chrono::TimeDelta::microseconds(1));
+        let earliest = windows
+            .iter()
+            .map(|(start, _)| *start)
+            .collect::<Option<Vec<_>>>()
+            .and_then(|starts| starts.into_iter().min());
+        // No event is older than the first events partition's month.
+        let first = match (earliest, self.dataset.first_event_month()) {
+            (Some(start), Some(first)) => months::month_of_instant(start).max(first),
+            (Some(start), None) => months::month_of_instant(start),
+            (None, Some(first)) => first,
+            (None, None) => last,
         }
-        let mut earliest: Option<DateTime<Utc>> = None;
-        let mut all_windowed = true;
+        .min(last);
+        let mut bounds = vec![as_of];
+        for (start, end) in &windows {
+            bounds.extend(*start);
+            bounds.push(*end);
+        }
+        let mut scans = Vec::new();
+        for branch in months::split(first, last, &bounds) {
+            let (scan, flags) = self.branch_scan(&branch, &behaviours, &windows).await?;
+            // A branch no condition can count in is not read at all (the
+            // first one stays, so that the table keeps its columns).
+            if scans.is_empty() || flags.iter().any(|f| !matches!(f, Flag::Never)) {
+                scans.push((scan, flags));
+            }
+        }
+        let pid = format!("{INTERNAL}_b_pid");
+
+        if scans.len() == 1 {
+            let (scan, flags) = scans.remove(0);
+            let mut aggs = Vec::with_capacity(behaviours.len());
+            for (i, (b, flag)) in behaviours.iter().zip(flags).enumerate() {
+                let agg = aggregate_of(b, self.behaviour_value(b)?);
+                let agg = match flag {
+                    Flag::Always => agg,
+                    Flag::Never => agg.filter(lit(false)).build()?,
+                    Flag::When(c) => agg.filter(c).build()?,
+                };
+                aggs.push(agg.alias(behaviour_column(i)));
+            }
+            return Ok(scan.aggregate(vec![ident("profile_id").alias(pid)], aggs)?);
+        }
+
+        // Several branches: each projects, per condition, whether the event
+        // counts (a flag) and the value it aggregates.
+        let filtered: Vec<bool> = (0..behaviours.len())
+            .map(|i| scans.iter().any(|(_, f)| !matches!(f[i], Flag::Always)))
+            .collect();
+        let mut union: Option<DataFrame> = None;
+        for (scan, flags) in scans {
+            let mut cols = vec![ident("profile_id")];
+            for (i, (b, flag)) in behaviours.iter().zip(flags).enumerate() {
+                let active = !matches!(flag, Flag::Never);
+                if filtered[i] {
+                    // 1 or 0, never NULL, in every branch: a union takes
+                    // its fields' nullability from its first input, and
+                    // DataFusion 55 does not always agree with itself about
+                    // a boolean expression's (`x IS TRUE` is nullable once
+                    // planned).
+                    let flag = match flag {
+                        Flag::Always => lit(1i32),
+                        Flag::Never => lit(0i32),
+                        Flag::When(c) => when(c, lit(1i32)).otherwise(lit(0i32))?,
+                    };
+                    cols.push(flag.alias(flag_column(i)));
+                }
+                if let Some(value) = self.behaviour_value(b)? {
+                    // Where the condition counts no event, its value is a
+                    // literal, so that the column is not read there.
+                    let value = if active {
+                        value
+                    } else {
+                        self.placeholder(b)?.unwrap_or(value)
+                    };
+                    cols.push(value.alias(value_column(i)));
+                }
+            }
+            let scan = scan.select(cols)?;
+            union = Some(match union {
+                None => scan,
+                Some(u) => u.union(scan)?,
+            });
+        }
+        let union =
+            union.ok_or_else(|| Error::Internal("an events scan without branches".into()))?;
+        let mut aggs = Vec::with_capacity(behaviours.len());
+        for (i, b) in behaviours.iter().enumerate() {
+            let value = self.behaviour_value(b)?.map(|_| ident(value_column(i)));
+            let agg = aggregate_of(b, value);
+            let agg = if filtered[i] {
+                agg.filter(ident(flag_column(i)).eq(lit(1i32))).build()?
+            } else {
+                agg
+            };
+            aggs.push(agg.alias(behaviour_column(i)));
+        }
+        Ok(union.aggregate(vec![ident("profile_id").alias(pid)], aggs)?)
+    }
+
+    /// The events of one month branch that any condition can count, and
+    /// for each condition whether an event of the scan counts for it.
+    async fn branch_scan(
+        &mut self,
+        branch: &Branch,
+        behaviours: &[Behaviour],
+        windows: &[(Option<DateTime<Utc>>, DateTime<Utc>)],
+    ) -> Result<(DataFrame, Vec<Flag>)> {
+        let covers: Vec<Cover> = windows
+            .iter()
+            .map(|(start, end)| branch.cover(*start, *end))
+            .collect();
+        let active = || {
+            behaviours
+                .iter()
+                .zip(&covers)
+                .filter(|(_, c)| **c != Cover::Nothing)
+        };
+        let mut scan = vec![branch.filter()];
+        if branch.cuts(self.as_of) {
+            scan.push(ident("event_time").lt(ts_lit(self.as_of)));
+        }
+        // What every scanned event already satisfies: a condition's FILTER
+        // leaves it out (with one condition, usually no FILTER at all, and
+        // the scan then returns only profile ids).
+        let mut scanned = Scanned::default();
+        let timed_starts = active()
+            .map(|(b, c)| match c {
+                Cover::Rows => self.window_bounds(b.filter.window.as_ref()).map(|(s, _)| s),
+                _ => Ok(None),
+            })
+            .collect::<Result<Option<Vec<_>>>>()?;
+        if let Some(start) = timed_starts.and_then(|s| s.into_iter().min()) {
+            if start > branch.begin() {
+                scan.push(ident("event_time").gt_eq(ts_lit(start)));
+            }
+            scanned.start = Some(start);
+        }
         let mut types: Vec<String> = Vec::new();
         let mut any_type = false;
-        for b in &self.needs.behaviours {
-            match self.window_bounds(b.filter.window.as_ref())?.0 {
-                Some(start) => earliest = Some(earliest.map_or(start, |e| e.min(start))),
-                None => all_windowed = false,
-            }
+        for (b, _) in active() {
             match &b.filter.event {
                 EventSel::Type { name } => {
                     if !types.contains(&name.name) {
@@ -253,58 +394,63 @@ impl<'a> Compiler<'a> {
                 EventSel::Any => any_type = true,
             }
         }
-        // What every scanned event already satisfies: a condition's FILTER
-        // leaves it out (with one condition, usually no FILTER at all, and
-        // the scan then returns only profile ids).
-        let mut scanned = Scanned::default();
-        if let (true, Some(start)) = (all_windowed, earliest) {
-            scan.push(ident(EVENT_MONTH).gt_eq(lit(time::month_key(start))));
-            if !time::is_month_start(start) {
-                scan.push(ident("event_time").gt_eq(ts_lit(start)));
-            }
-            scanned.start = Some(start);
-        }
         if !any_type {
             if let [only] = types.as_slice() {
                 scanned.event_type = Some(only.clone());
             }
             scan.push(ident("event_type").in_list(types.into_iter().map(lit).collect(), false));
         }
-
-        let mut aggs = Vec::with_capacity(self.needs.behaviours.len());
-        let behaviours = self.needs.behaviours.clone();
-        for (i, b) in behaviours.iter().enumerate() {
-            let cond = self.event_condition(&b.filter, &scanned)?;
-            let value = |p: &Option<String>| -> Result<DfExpr> {
-                p.as_deref()
-                    .map(ident)
-                    .ok_or_else(|| Error::Internal(format!("{:?} without a property", b.func)))
-            };
-            let agg = match b.func {
-                AggFunc::Count => count(lit(1i64)),
-                AggFunc::Sum => sum(value(&b.property)?),
-                AggFunc::Avg => avg(value(&b.property)?),
-                AggFunc::Min => min(value(&b.property)?),
-                AggFunc::Max => max(value(&b.property)?),
-                AggFunc::First => min(ident("event_time")),
-                AggFunc::Last => max(ident("event_time")),
-            };
-            let agg = match cond {
-                Some(c) => agg.filter(c).build()?,
-                None => agg,
-            };
-            aggs.push(agg.alias(behaviour_column(i)));
+        let mut flags = Vec::with_capacity(behaviours.len());
+        for (b, cover) in behaviours.iter().zip(&covers) {
+            flags.push(match cover {
+                Cover::Nothing => Flag::Never,
+                Cover::All => self.event_condition(&b.filter, &scanned, false)?,
+                Cover::Rows => self.event_condition(&b.filter, &scanned, true)?,
+            });
         }
-        let df = self
-            .ctx
-            .table(EVENTS)
-            .await?
-            .filter(conjunction(scan))?
-            .aggregate(
-                vec![ident("profile_id").alias(format!("{INTERNAL}_b_pid"))],
-                aggs,
-            )?;
-        Ok(df)
+        if active().next().is_none() {
+            scan.push(lit(false));
+        }
+        let df = self.ctx.table(EVENTS).await?;
+        Ok((df.filter(conjunction(scan))?, flags))
+    }
+
+    /// What a condition aggregates: its property, `event_time` for
+    /// first/last, nothing for a count.
+    fn behaviour_value(&self, b: &Behaviour) -> Result<Option<DfExpr>> {
+        Ok(match b.func {
+            AggFunc::Count => None,
+            AggFunc::First | AggFunc::Last => Some(ident("event_time")),
+            AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max => Some(
+                b.property
+                    .as_deref()
+                    .map(ident)
+                    .ok_or_else(|| Error::Internal(format!("{:?} without a property", b.func)))?,
+            ),
+        })
+    }
+
+    /// A literal standing for [`Self::behaviour_value`] in a branch where
+    /// the condition counts no event (never aggregated): a typed NULL, or a
+    /// zero where the column is not nullable (a union takes its fields'
+    /// nullability from its first input). `None` when there is no such
+    /// literal for the type.
+    fn placeholder(&self, b: &Behaviour) -> Result<Option<DfExpr>> {
+        let name = match b.func {
+            AggFunc::First | AggFunc::Last => "event_time",
+            _ => b.property.as_deref().unwrap_or("event_time"),
+        };
+        let field = self
+            .dataset
+            .events_schema()
+            .field_with_name(name)
+            .map_err(|_| Error::Internal(format!("no event column '{name}'")))?;
+        let ty = field.data_type();
+        Ok(if field.is_nullable() {
+            Some(cast(lit(ScalarValue::Null), ty.clone()))
+        } else {
+            ScalarValue::new_zero(ty).ok().map(lit)
+        })
     }
 
     /// `[start, end)` of a window; `None` start means unbounded, and the end
@@ -324,27 +470,35 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    /// The per-condition FILTER: event type, window, property predicate.
-    fn event_condition(&mut self, f: &EventFilter, scanned: &Scanned) -> Result<Option<DfExpr>> {
+    /// Whether a scanned event counts for a condition: its event type, its
+    /// window (compared only when `timed`: elsewhere the month decides),
+    /// its property predicate.
+    fn event_condition(&mut self, f: &EventFilter, scanned: &Scanned, timed: bool) -> Result<Flag> {
         let mut parts = Vec::new();
         if let EventSel::Type { name } = &f.event
             && scanned.event_type.as_ref() != Some(&name.name)
         {
             parts.push(ident("event_type").eq(lit(name.name.clone())));
         }
-        let (start, end) = self.window_bounds(f.window.as_ref())?;
-        if let Some(start) = start
-            && scanned.start != Some(start)
-        {
-            parts.push(ident("event_time").gt_eq(ts_lit(start)));
-        }
-        if end < self.as_of {
-            parts.push(ident("event_time").lt(ts_lit(end)));
+        if timed {
+            let (start, end) = self.window_bounds(f.window.as_ref())?;
+            if let Some(start) = start
+                && scanned.start != Some(start)
+            {
+                parts.push(ident("event_time").gt_eq(ts_lit(start)));
+            }
+            if end < self.as_of {
+                parts.push(ident("event_time").lt(ts_lit(end)));
+            }
         }
         if let Some(p) = &f.predicate {
             parts.push(self.predicate(p, false, Scope::Event)?);
         }
-        Ok((!parts.is_empty()).then(|| conjunction(parts)))
+        Ok(if parts.is_empty() {
+            Flag::Always
+        } else {
+            Flag::When(conjunction(parts))
+        })
     }
 
     // ---- built-in per-profile tables -------------------------------------
@@ -744,6 +898,39 @@ fn behaviour_column(i: usize) -> String {
     format!("{INTERNAL}_b{i}")
 }
 
+/// Whether an event counts for condition `i`, in a union of month branches.
+fn flag_column(i: usize) -> String {
+    format!("{INTERNAL}_f{i}")
+}
+
+/// The value condition `i` aggregates, in a union of month branches.
+fn value_column(i: usize) -> String {
+    format!("{INTERNAL}_v{i}")
+}
+
+/// Whether an event of a scan counts for a condition.
+#[derive(Debug)]
+enum Flag {
+    /// Every event of the scan does.
+    Always,
+    /// None does.
+    Never,
+    /// Those for which the expression is true.
+    When(DfExpr),
+}
+
+/// A condition's aggregate over `value` (its property, or `event_time`).
+fn aggregate_of(b: &Behaviour, value: Option<DfExpr>) -> DfExpr {
+    let value = || value.clone().unwrap_or_else(|| ident("event_time"));
+    match b.func {
+        AggFunc::Count => count(lit(1i64)),
+        AggFunc::Sum => sum(value()),
+        AggFunc::Avg => avg(value()),
+        AggFunc::Min | AggFunc::First => min(value()),
+        AggFunc::Max | AggFunc::Last => max(value()),
+    }
+}
+
 fn zero_of(ty: &DataType) -> DfExpr {
     match ty {
         DataType::Decimal128(p, s) => lit(ScalarValue::Decimal128(Some(0), *p, *s)),
@@ -811,6 +998,6 @@ pub(crate) fn conjunction(parts: Vec<DfExpr>) -> DfExpr {
     datafusion::logical_expr::utils::conjunction(parts).unwrap_or_else(|| lit(true))
 }
 
-fn disjunction(parts: Vec<DfExpr>) -> DfExpr {
+pub(crate) fn disjunction(parts: Vec<DfExpr>) -> DfExpr {
     datafusion::logical_expr::utils::disjunction(parts).unwrap_or_else(|| lit(false))
 }

@@ -184,11 +184,17 @@ async fn listing_table(
         .with_file_extension(".parquet")
         .with_table_partition_cols(partition_cols)
         .with_file_sort_order(sort_order);
-    let schema = options.infer_schema(&ctx.state(), &url).await?;
+    let state = ctx.state();
+    let schema = options.infer_schema(&state, &url).await?;
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);
-    Ok(ListingTable::try_new(config)?)
+    // The runtime's file statistics cache, as `SessionContext`'s own
+    // `register_listing_table` does: without it every query's planning
+    // re-reads and converts each file's statistics (about 1.5 ms per count
+    // over the four profile files at m scale).
+    Ok(ListingTable::try_new(config)?
+        .with_cache(state.runtime_env().cache_manager.get_file_statistic_cache()))
 }
 
 /// The DSL type checker's view of a [`Dataset`].

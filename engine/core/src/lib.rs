@@ -29,6 +29,7 @@ mod engine;
 mod error;
 mod features;
 mod materialize;
+mod months;
 mod segments;
 pub mod time;
 

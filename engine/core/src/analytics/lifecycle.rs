@@ -1,15 +1,15 @@
 //! Lifecycle states with window W (DESIGN.md "Semantics", lifecycle):
 //! new, returning, resurrecting, dormant, lost; `never` without activity.
 
-use datafusion::functions_aggregate::expr_fn::{count, min};
-use datafusion::logical_expr::{ExprFunctionExt, when};
+use datafusion::functions_aggregate::expr_fn::bit_or;
+use datafusion::logical_expr::{Operator, binary_expr, when};
 use datafusion::prelude::{DataFrame, ident, lit};
 use strata_dsl::ast::{Duration, TimeUnit};
 
 use super::{AnalyticsParams, Context};
-use crate::Result;
 use crate::compile::ts_lit;
-use crate::time;
+use crate::months::{self, Cover};
+use crate::{Error, Result, time};
 
 /// The default window W.
 pub const DEFAULT_WINDOW: Duration = Duration {
@@ -27,8 +27,21 @@ pub const STATES: &[&str] = &[
     "never",
 ];
 
+/// Activity before the previous window P (bits of a profile's activity).
+const BEFORE: i64 = 1;
+/// Activity in P = `[as_of - 2W, as_of - W)`.
+const IN_P: i64 = 2;
+/// Activity in the current window C = `[as_of - W, as_of)`.
+const IN_C: i64 = 4;
+
 /// One row per profile with at least one activity before as_of:
 /// `profile_id, lifecycle`. Profiles without a row are `never`.
+///
+/// A profile's state only depends on whether it was active before P, in P
+/// and in C. Each event contributes one of those bits, and the months that
+/// no window bound falls inside give it from their partition alone
+/// ([`months::split`]), so `event_time` is read only in the (at most three)
+/// months holding a bound: one `bit_or` per profile over the union.
 pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     let w = p.window.unwrap_or(DEFAULT_WINDOW);
     let c_start = time::sub_duration(cx.as_of, w)?;
@@ -39,31 +52,56 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
         unit: w.unit,
     };
     let p_start = time::sub_duration(cx.as_of, twice)?;
-    let activity = cx.events_of(cx.activity_types(), None).await?;
+    let windows = [
+        (None, p_start, BEFORE),
+        (Some(p_start), c_start, IN_P),
+        (Some(c_start), cx.as_of, IN_C),
+    ];
     let t = || ident("event_time");
+    let by_time = when(t().gt_eq(ts_lit(c_start)), lit(IN_C))
+        .when(t().gt_eq(ts_lit(p_start)), lit(IN_P))
+        .otherwise(lit(BEFORE))?;
+
+    let last = months::month_of_instant(cx.as_of - chrono::TimeDelta::microseconds(1));
+    let first = cx.dataset.first_event_month().map_or(last, |f| f.min(last));
+    let mut union: Option<DataFrame> = None;
+    for branch in months::split(first, last, &[p_start, c_start, cx.as_of]) {
+        let covering = windows
+            .iter()
+            .find(|(start, end, _)| branch.cover(*start, *end) == Cover::All);
+        let bit = match covering {
+            Some((_, _, bit)) if !branch.timed() => lit(*bit),
+            _ => by_time.clone(),
+        };
+        let scan = cx
+            .events_in(cx.activity_types(), &branch)
+            .await?
+            .select(vec![ident("profile_id"), bit.alias(BIT)])?;
+        union = Some(match union {
+            None => scan,
+            Some(u) => u.union(scan)?,
+        });
+    }
+    let Some(activity) = union else {
+        return Err(Error::Internal("a lifecycle scan without months".into()));
+    };
     let per = activity.aggregate(
         vec![ident("profile_id")],
-        vec![
-            min(t()).alias("first_activity"),
-            count(lit(1i64))
-                .filter(t().gt_eq(ts_lit(c_start)))
-                .build()?
-                .alias("in_c"),
-            count(lit(1i64))
-                .filter(t().gt_eq(ts_lit(p_start)).and(t().lt(ts_lit(c_start))))
-                .build()?
-                .alias("in_p"),
-        ],
+        vec![bit_or(ident(BIT)).alias(BITS)],
     )?;
-    let in_c = ident("in_c").gt(lit(0i64));
-    let in_p = ident("in_p").gt(lit(0i64));
+    let bits = || ident(BITS);
+    let has = |bit: i64| binary_expr(bits(), Operator::BitwiseAnd, lit(bit)).not_eq(lit(0i64));
     Ok(per.select(vec![
         ident("profile_id"),
-        when(ident("first_activity").gt_eq(ts_lit(c_start)), lit("new"))
-            .when(in_c.clone().and(in_p.clone()), lit("returning"))
-            .when(in_c, lit("resurrecting"))
-            .when(in_p, lit("dormant"))
+        when(bits().eq(lit(IN_C)), lit("new"))
+            .when(has(IN_C).and(has(IN_P)), lit("returning"))
+            .when(has(IN_C), lit("resurrecting"))
+            .when(has(IN_P), lit("dormant"))
             .otherwise(lit("lost"))?
             .alias("lifecycle"),
     ])?)
 }
+
+/// The bit of one event, and the bits of a profile.
+const BIT: &str = "__strata_life_bit";
+const BITS: &str = "__strata_life_bits";
