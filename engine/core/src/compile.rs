@@ -10,6 +10,9 @@
 //!                                                             └─ filter(segment predicate)
 //! ```
 //! All behavioural conditions share ONE aggregation pass over the events.
+//! The months it reads are split at the windows' bounds ([`months`]): the
+//! months no bound falls inside decide every window from their partition,
+//! so `event_time` is decoded only where a bound cuts a month.
 //!
 //! Two-valued membership: a comparison with a NULL operand is false and NOT
 //! is the complement. The predicate is built with NOT pushed to the leaves

@@ -20,6 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::Result;
 use crate::features::FeatureStamp;
+use crate::ranges::ByProfileRange;
 use crate::segments::SegmentStore;
 
 /// Table names registered in the session.
@@ -81,7 +82,11 @@ impl Dataset {
         let profiles_schema = profiles.schema();
         let events_schema = events.schema();
         ctx.register_table(PROFILES, Arc::new(profiles))?;
-        ctx.register_table(EVENTS, Arc::new(events))?;
+        if declare_order {
+            ctx.register_table(EVENTS, Arc::new(ByProfileRange::new(events)))?;
+        } else {
+            ctx.register_table(EVENTS, Arc::new(events))?;
+        }
 
         let batches = ctx
             .table(EVENTS)

@@ -30,6 +30,7 @@ mod error;
 mod features;
 mod materialize;
 mod months;
+mod ranges;
 mod segments;
 pub mod time;
 

@@ -1,0 +1,244 @@
+//! The events table read in ranges of `profile_id`.
+//!
+//! The dataset writers split profiles into chunks of consecutive ids, and
+//! every month's events are written one file per chunk
+//! (`event_month=M/part-<chunk>.parquet`), so the files of different chunks
+//! hold disjoint id ranges. DataFusion's listing table groups files in path
+//! order (month after month), which gives every partition of a scan every
+//! profile: each partition's per-profile aggregate then holds nearly all
+//! profiles, and a final aggregate merges the partial ones after a hash
+//! repartition.
+//!
+//! [`ByProfileRange`] regroups the files of a scan by id range instead (one
+//! group per run of chunks, balanced by bytes) and declares the scan
+//! range-partitioned on `profile_id`. An aggregation by `profile_id` then
+//! runs once per partition (`SinglePartitioned`: no repartition, no final
+//! merge) over a hash table of that range's profiles only.
+//!
+//! The ranges come from the files' `profile_id` statistics, never from
+//! their names: when a file has no statistics, or the files' ranges overlap
+//! into fewer groups than the session has partitions, the listing table's
+//! own plan is used unchanged.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
+use datafusion::common::{ScalarValue, SplitPoint, Statistics};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::{ListingTable, PartitionedFile};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{LexOrdering, Partitioning, PhysicalSortExpr, RangePartitioning};
+use datafusion::physical_plan::ExecutionPlan;
+
+/// At most this many groups per session partition: more ranges than
+/// partitions keep both threads busy when the ranges differ in size (the
+/// partitions' tasks interleave), without a scan per chunk.
+const GROUPS_PER_PARTITION: usize = 2;
+
+/// A listing table of events whose scans are grouped by `profile_id` range.
+#[derive(Debug)]
+pub(crate) struct ByProfileRange {
+    inner: Arc<ListingTable>,
+}
+
+impl ByProfileRange {
+    pub(crate) fn new(inner: ListingTable) -> Self {
+        ByProfileRange {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for ByProfileRange {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        self.inner.statistics()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let plan = self.inner.scan(state, projection, filters, limit).await?;
+        let target = state.config().target_partitions();
+        Ok(regroup(&plan, target).unwrap_or(plan))
+    }
+}
+
+/// The scan `plan` with its files grouped by `profile_id` range and
+/// declared range-partitioned, or `None` to keep it as it is.
+fn regroup(plan: &Arc<dyn ExecutionPlan>, target: usize) -> Option<Arc<dyn ExecutionPlan>> {
+    let exec = (plan.as_ref() as &dyn Any).downcast_ref::<DataSourceExec>()?;
+    let config = (exec.data_source().as_ref() as &dyn Any).downcast_ref::<FileScanConfig>()?;
+    if target < 2 || config.limit.is_some() || config.output_partitioning.is_some() {
+        return None;
+    }
+    let pid = config.file_schema().index_of("profile_id").ok()?;
+    let mut files = Vec::new();
+    for file in config.file_groups.iter().flat_map(|g| g.iter()) {
+        files.push(Range::of(file, pid)?);
+    }
+    let groups = balanced(clusters(files), target * GROUPS_PER_PARTITION)?;
+    if groups.len() < target {
+        return None;
+    }
+    let split_points = groups
+        .iter()
+        .skip(1)
+        .map(|g| SplitPoint::new(vec![ScalarValue::Int64(Some(g.lo))]))
+        .collect();
+    let ordering = LexOrdering::new(vec![PhysicalSortExpr::new_default(Arc::new(Column::new(
+        "profile_id",
+        pid,
+    )))])?;
+    let partitioning =
+        Partitioning::Range(RangePartitioning::try_new(ordering, split_points).ok()?);
+    let file_groups = groups
+        .into_iter()
+        .map(|g| FileGroup::new(g.files))
+        .collect();
+    // A group holds several months of one range: its files overlap, so the
+    // files' own sort order is not the group's.
+    let config = FileScanConfigBuilder::from(config.clone())
+        .with_file_groups(file_groups)
+        .with_output_ordering(vec![])
+        .with_output_partitioning(Some(partitioning))
+        .build();
+    Some(DataSourceExec::from_data_source(config))
+}
+
+/// Files whose `profile_id`s lie in `lo..=hi`, and their bytes.
+#[derive(Debug)]
+struct Range {
+    lo: i64,
+    hi: i64,
+    bytes: u64,
+    files: Vec<PartitionedFile>,
+}
+
+impl Range {
+    /// The file as a one-file [`Range`], if its statistics bound
+    /// `profile_id` (and it is read whole).
+    fn of(file: &PartitionedFile, pid: usize) -> Option<Range> {
+        if file.range.is_some() {
+            return None;
+        }
+        let column = file.statistics.as_ref()?.column_statistics.get(pid)?;
+        let bound = |p: &Precision<ScalarValue>| match p.get_value() {
+            Some(ScalarValue::Int64(Some(v))) => Some(*v),
+            _ => None,
+        };
+        Some(Range {
+            lo: bound(&column.min_value)?,
+            hi: bound(&column.max_value)?,
+            bytes: file.object_meta.size,
+            files: vec![file.clone()],
+        })
+    }
+}
+
+/// Merges files into ranges whose ids do not overlap, in id order.
+fn clusters(mut files: Vec<Range>) -> Vec<Range> {
+    files.sort_by_key(|f| (f.lo, f.hi));
+    let mut out: Vec<Range> = Vec::new();
+    for f in files {
+        match out.last_mut() {
+            Some(last) if f.lo <= last.hi => {
+                last.hi = last.hi.max(f.hi);
+                last.bytes += f.bytes;
+                last.files.extend(f.files);
+            }
+            _ => out.push(f),
+        }
+    }
+    out
+}
+
+/// Adjacent ranges merged into at most `max` groups of similar bytes.
+fn balanced(ranges: Vec<Range>, max: usize) -> Option<Vec<Range>> {
+    if ranges.is_empty() || max == 0 {
+        return None;
+    }
+    if ranges.len() <= max {
+        return Some(ranges);
+    }
+    let total: u64 = ranges.iter().map(|r| r.bytes).sum();
+    let share = total.div_ceil(max as u64).max(1);
+    let mut out: Vec<Range> = Vec::with_capacity(max);
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if last.bytes < share => {
+                last.hi = r.hi;
+                last.bytes += r.bytes;
+                last.files.extend(r.files);
+            }
+            _ => out.push(r),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(lo: i64, hi: i64, bytes: u64) -> Range {
+        Range {
+            lo,
+            hi,
+            bytes,
+            files: vec![],
+        }
+    }
+
+    #[test]
+    fn overlapping_files_share_a_range() {
+        let c = clusters(vec![
+            r(250, 499, 5),
+            r(1, 249, 7),
+            r(3, 200, 1),
+            r(500, 600, 2),
+        ]);
+        let bounds: Vec<_> = c.iter().map(|r| (r.lo, r.hi, r.bytes)).collect();
+        assert_eq!(bounds, vec![(1, 249, 8), (250, 499, 5), (500, 600, 2)]);
+        // Every month covers every id: one range, nothing to regroup by.
+        assert_eq!(clusters(vec![r(1, 9, 1), r(2, 10, 1)]).len(), 1);
+    }
+
+    #[test]
+    fn balancing_merges_neighbours() {
+        let g = balanced(
+            vec![r(1, 9, 40), r(10, 19, 30), r(20, 29, 20), r(30, 39, 10)],
+            2,
+        )
+        .unwrap();
+        let bounds: Vec<_> = g.iter().map(|r| (r.lo, r.hi, r.bytes)).collect();
+        assert_eq!(bounds, vec![(1, 19, 70), (20, 39, 30)]);
+        assert_eq!(balanced(vec![r(1, 2, 1), r(3, 4, 1)], 4).unwrap().len(), 2);
+        assert!(balanced(vec![], 4).is_none());
+    }
+}
