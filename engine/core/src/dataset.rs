@@ -83,7 +83,8 @@ impl Dataset {
         let events_schema = events.schema();
         ctx.register_table(PROFILES, Arc::new(profiles))?;
         if declare_order {
-            ctx.register_table(EVENTS, Arc::new(ByProfileRange::new(events)))?;
+            let events = ByProfileRange::open(events, &ctx.state()).await?;
+            ctx.register_table(EVENTS, Arc::new(events))?;
         } else {
             ctx.register_table(EVENTS, Arc::new(events))?;
         }

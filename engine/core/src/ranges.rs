@@ -9,11 +9,13 @@
 //! profiles, and a final aggregate merges the partial ones after a hash
 //! repartition.
 //!
-//! [`ByProfileRange`] regroups the files of a scan by id range instead (one
-//! group per run of chunks, balanced by bytes) and declares the scan
-//! range-partitioned on `profile_id`. An aggregation by `profile_id` then
-//! runs once per partition (`SinglePartitioned`: no repartition, no final
-//! merge) over a hash table of that range's profiles only.
+//! [`ByProfileRange`] regroups the files of a scan by id range instead and
+//! declares the scan range-partitioned on `profile_id`. The ranges (runs of
+//! chunks, balanced by bytes) are fixed when the table is opened, so every
+//! scan declares the same partitioning and a union of scans (the month
+//! branches of [`crate::months`]) keeps it. An aggregation by `profile_id`
+//! then runs once per partition (`SinglePartitioned`: no repartition, no
+//! final merge) over a hash table of that range's profiles only.
 //!
 //! The ranges come from the files' `profile_id` statistics, never from
 //! their names: when a file has no statistics, or the files' ranges overlap
@@ -36,6 +38,8 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{LexOrdering, Partitioning, PhysicalSortExpr, RangePartitioning};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::Result;
+
 /// At most this many groups per session partition: more ranges than
 /// partitions keep both threads busy when the ranges differ in size (the
 /// partitions' tasks interleave), without a scan per chunk.
@@ -45,13 +49,32 @@ const GROUPS_PER_PARTITION: usize = 2;
 #[derive(Debug)]
 pub(crate) struct ByProfileRange {
     inner: Arc<ListingTable>,
+    /// The table's id ranges (`lo..=hi` of each group), fixed when the table
+    /// is opened: every scan declares the same partitioning, so that a
+    /// union of scans (month branches) keeps it. `None`: scans stay as the
+    /// listing table plans them.
+    ranges: Option<Vec<(i64, i64)>>,
 }
 
 impl ByProfileRange {
-    pub(crate) fn new(inner: ListingTable) -> Self {
-        ByProfileRange {
+    /// Wraps `inner`, with ranges balanced over all its files for `target`
+    /// partitions.
+    pub(crate) async fn open(inner: ListingTable, state: &dyn Session) -> Result<Self> {
+        let target = state.config().target_partitions();
+        let all = inner.scan(state, None, &[], None).await?;
+        let ranges = files_of(&all).and_then(|(files, pid)| {
+            let files = files
+                .iter()
+                .map(|f| Range::of(f, pid))
+                .collect::<Option<Vec<_>>>()?;
+            let groups = balanced(clusters(files), target * GROUPS_PER_PARTITION)?;
+            (target >= 2 && groups.len() >= target)
+                .then(|| groups.iter().map(|g| (g.lo, g.hi)).collect())
+        });
+        Ok(ByProfileRange {
             inner: Arc::new(inner),
-        }
+            ranges,
+        })
     }
 }
 
@@ -84,32 +107,52 @@ impl TableProvider for ByProfileRange {
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.scan(state, projection, filters, limit).await?;
-        let target = state.config().target_partitions();
-        Ok(regroup(&plan, target).unwrap_or(plan))
+        Ok(match &self.ranges {
+            Some(ranges) if limit.is_none() => regroup(&plan, ranges).unwrap_or(plan),
+            _ => plan,
+        })
     }
 }
 
-/// The scan `plan` with its files grouped by `profile_id` range and
-/// declared range-partitioned, or `None` to keep it as it is.
-fn regroup(plan: &Arc<dyn ExecutionPlan>, target: usize) -> Option<Arc<dyn ExecutionPlan>> {
-    let exec = (plan.as_ref() as &dyn Any).downcast_ref::<DataSourceExec>()?;
-    let config = (exec.data_source().as_ref() as &dyn Any).downcast_ref::<FileScanConfig>()?;
-    if target < 2 || config.limit.is_some() || config.output_partitioning.is_some() {
-        return None;
-    }
+/// The files of a listing scan and the index of `profile_id` in its file
+/// schema.
+fn files_of(plan: &Arc<dyn ExecutionPlan>) -> Option<(Vec<PartitionedFile>, usize)> {
+    let config = scan_config(plan)?;
     let pid = config.file_schema().index_of("profile_id").ok()?;
-    let mut files = Vec::new();
-    for file in config.file_groups.iter().flat_map(|g| g.iter()) {
-        files.push(Range::of(file, pid)?);
-    }
-    let groups = balanced(clusters(files), target * GROUPS_PER_PARTITION)?;
-    if groups.len() < target {
+    let files = config
+        .file_groups
+        .iter()
+        .flat_map(|g| g.iter().cloned())
+        .collect();
+    Some((files, pid))
+}
+
+fn scan_config(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {
+    let exec = (plan.as_ref() as &dyn Any).downcast_ref::<DataSourceExec>()?;
+    (exec.data_source().as_ref() as &dyn Any).downcast_ref::<FileScanConfig>()
+}
+
+/// The scan `plan` with one file group per range of `ranges` (empty when
+/// the scan reads no file of it), declared range-partitioned; `None` (keep
+/// the plan) when a file has no `profile_id` bounds or straddles ranges.
+fn regroup(plan: &Arc<dyn ExecutionPlan>, ranges: &[(i64, i64)]) -> Option<Arc<dyn ExecutionPlan>> {
+    let config = scan_config(plan)?;
+    if config.limit.is_some() || config.output_partitioning.is_some() {
         return None;
     }
-    let split_points = groups
+    let (files, pid) = files_of(plan)?;
+    let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); ranges.len()];
+    for file in files {
+        let r = Range::of(&file, pid)?;
+        let g = ranges
+            .iter()
+            .position(|&(lo, hi)| lo <= r.lo && r.hi <= hi)?;
+        groups[g].push(file);
+    }
+    let split_points = ranges
         .iter()
         .skip(1)
-        .map(|g| SplitPoint::new(vec![ScalarValue::Int64(Some(g.lo))]))
+        .map(|&(lo, _)| SplitPoint::new(vec![ScalarValue::Int64(Some(lo))]))
         .collect();
     let ordering = LexOrdering::new(vec![PhysicalSortExpr::new_default(Arc::new(Column::new(
         "profile_id",
@@ -117,14 +160,10 @@ fn regroup(plan: &Arc<dyn ExecutionPlan>, target: usize) -> Option<Arc<dyn Execu
     )))])?;
     let partitioning =
         Partitioning::Range(RangePartitioning::try_new(ordering, split_points).ok()?);
-    let file_groups = groups
-        .into_iter()
-        .map(|g| FileGroup::new(g.files))
-        .collect();
     // A group holds several months of one range: its files overlap, so the
     // files' own sort order is not the group's.
     let config = FileScanConfigBuilder::from(config.clone())
-        .with_file_groups(file_groups)
+        .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
         .with_output_ordering(vec![])
         .with_output_partitioning(Some(partitioning))
         .build();

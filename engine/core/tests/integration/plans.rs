@@ -361,9 +361,22 @@ async fn events_grouped_by_profile_range_give_the_same_answers() {
         .unwrap()
         .physical;
     assert!(plan.contains("mode=SinglePartitioned"), "{plan}");
+    // Month branches read the same ranges: their union keeps them.
+    let windowed = "count(purchase WITHIN 45d) >= 1";
+    let seg = ranged.parse(windowed).unwrap();
+    let plan = ranged
+        .explain(&seg, ranged.default_as_of())
+        .await
+        .unwrap()
+        .physical;
+    assert!(
+        plan.contains("InterleaveExec") && plan.contains("mode=SinglePartitioned"),
+        "{plan}"
+    );
     let all = MembersRequest::default();
     for dsl in [
         simple,
+        windowed,
         "count(purchase) >= 2 AND sum(purchase.amount WITHIN 400d) > 100 \
          OR lifecycle = 'dormant' OR rfm.segment = 'champions'",
     ] {
