@@ -266,13 +266,20 @@ impl<'a> Compiler<'a> {
             bounds.push(*end);
         }
         let mut scans = Vec::new();
+        let mut idle = None;
         for branch in months::split(first, last, &bounds) {
             let (scan, flags) = self.branch_scan(&branch, &behaviours, &windows).await?;
-            // A branch no condition can count in is not read at all (the
-            // first one stays, so that the table keeps its columns).
-            if scans.is_empty() || flags.iter().any(|f| !matches!(f, Flag::Never)) {
+            // A branch no condition can count in is not read at all (one
+            // such stays when there is nothing else, so that the table keeps
+            // its columns).
+            if flags.iter().any(|f| !matches!(f, Flag::Never)) {
                 scans.push((scan, flags));
+            } else if idle.is_none() {
+                idle = Some((scan, flags));
             }
+        }
+        if scans.is_empty() {
+            scans.extend(idle);
         }
         let pid = format!("{INTERNAL}_b_pid");
 
