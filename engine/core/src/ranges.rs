@@ -181,12 +181,17 @@ struct Range {
 
 impl Range {
     /// The file as a one-file [`Range`], if its statistics bound
-    /// `profile_id` (and it is read whole).
+    /// `profile_id` and show no NULL id (and it is read whole).
     fn of(file: &PartitionedFile, pid: usize) -> Option<Range> {
         if file.range.is_some() {
             return None;
         }
         let column = file.statistics.as_ref()?.column_statistics.get(pid)?;
+        // A NULL id could sit in any file: it would be grouped apart from
+        // the other NULLs, against the declared partitioning.
+        if column.null_count.get_value() != Some(&0) {
+            return None;
+        }
         let bound = |p: &Precision<ScalarValue>| match p.get_value() {
             Some(ScalarValue::Int64(Some(v))) => Some(*v),
             _ => None,
