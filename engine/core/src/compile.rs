@@ -287,7 +287,7 @@ impl<'a> Compiler<'a> {
             let (scan, flags) = scans.remove(0);
             let mut aggs = Vec::with_capacity(behaviours.len());
             for (i, (b, flag)) in behaviours.iter().zip(flags).enumerate() {
-                let agg = aggregate_of(b, self.behaviour_value(b)?);
+                let agg = aggregate_of(b, Self::value_name(b)?.map(ident))?;
                 let agg = match flag {
                     Flag::Always => agg,
                     Flag::Never => agg.filter(lit(false)).build()?,
@@ -303,7 +303,7 @@ impl<'a> Compiler<'a> {
         let filtered: Vec<bool> = (0..behaviours.len())
             .map(|i| scans.iter().any(|(_, f)| !matches!(f[i], Flag::Always)))
             .collect();
-        let mut union: Option<DataFrame> = None;
+        let mut projected = Vec::with_capacity(scans.len());
         for (scan, flags) in scans {
             let mut cols = vec![ident("profile_id")];
             for (i, (b, flag)) in behaviours.iter().zip(flags).enumerate() {
@@ -321,29 +321,23 @@ impl<'a> Compiler<'a> {
                     };
                     cols.push(flag.alias(flag_column(i)));
                 }
-                if let Some(value) = self.behaviour_value(b)? {
+                if let Some(name) = Self::value_name(b)? {
                     // Where the condition counts no event, its value is a
                     // literal, so that the column is not read there.
-                    let value = if active {
-                        value
-                    } else {
-                        self.placeholder(b)?.unwrap_or(value)
+                    let value = match active {
+                        true => ident(name),
+                        false => self.placeholder(name)?.unwrap_or_else(|| ident(name)),
                     };
                     cols.push(value.alias(value_column(i)));
                 }
             }
-            let scan = scan.select(cols)?;
-            union = Some(match union {
-                None => scan,
-                Some(u) => u.union(scan)?,
-            });
+            projected.push(scan.select(cols)?);
         }
-        let union =
-            union.ok_or_else(|| Error::Internal("an events scan without branches".into()))?;
+        let union = union_all(projected)?;
         let mut aggs = Vec::with_capacity(behaviours.len());
         for (i, b) in behaviours.iter().enumerate() {
-            let value = self.behaviour_value(b)?.map(|_| ident(value_column(i)));
-            let agg = aggregate_of(b, value);
+            let value = Self::value_name(b)?.map(|_| ident(value_column(i)));
+            let agg = aggregate_of(b, value)?;
             let agg = if filtered[i] {
                 agg.filter(ident(flag_column(i)).eq(lit(1i32))).build()?
             } else {
@@ -380,12 +374,12 @@ impl<'a> Compiler<'a> {
         // leaves it out (with one condition, usually no FILTER at all, and
         // the scan then returns only profile ids).
         let mut scanned = Scanned::default();
-        let timed_starts = active()
-            .map(|(b, c)| match c {
-                Cover::Rows => self.window_bounds(b.filter.window.as_ref()).map(|(s, _)| s),
-                _ => Ok(None),
-            })
-            .collect::<Result<Option<Vec<_>>>>()?;
+        let timed_starts = windows
+            .iter()
+            .zip(&covers)
+            .filter(|(_, c)| **c != Cover::Nothing)
+            .map(|((start, _), c)| if *c == Cover::Rows { *start } else { None })
+            .collect::<Option<Vec<_>>>();
         if let Some(start) = timed_starts.and_then(|s| s.into_iter().min()) {
             if start > branch.begin() {
                 scan.push(ident("event_time").gt_eq(ts_lit(start)));
@@ -411,11 +405,11 @@ impl<'a> Compiler<'a> {
             scan.push(ident("event_type").in_list(types.into_iter().map(lit).collect(), false));
         }
         let mut flags = Vec::with_capacity(behaviours.len());
-        for (b, cover) in behaviours.iter().zip(&covers) {
+        for ((b, cover), window) in behaviours.iter().zip(&covers).zip(windows) {
             flags.push(match cover {
                 Cover::Nothing => Flag::Never,
-                Cover::All => self.event_condition(&b.filter, &scanned, false)?,
-                Cover::Rows => self.event_condition(&b.filter, &scanned, true)?,
+                Cover::All => self.event_condition(&b.filter, &scanned, None)?,
+                Cover::Rows => self.event_condition(&b.filter, &scanned, Some(*window))?,
             });
         }
         if active().next().is_none() {
@@ -425,31 +419,26 @@ impl<'a> Compiler<'a> {
         Ok((df.filter(conjunction(scan))?, flags))
     }
 
-    /// What a condition aggregates: its property, `event_time` for
-    /// first/last, nothing for a count.
-    fn behaviour_value(&self, b: &Behaviour) -> Result<Option<DfExpr>> {
+    /// The event column a condition aggregates: its property, `event_time`
+    /// for first/last, none for a count.
+    fn value_name(b: &Behaviour) -> Result<Option<&str>> {
         Ok(match b.func {
             AggFunc::Count => None,
-            AggFunc::First | AggFunc::Last => Some(ident("event_time")),
+            AggFunc::First | AggFunc::Last => Some("event_time"),
             AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max => Some(
                 b.property
                     .as_deref()
-                    .map(ident)
                     .ok_or_else(|| Error::Internal(format!("{:?} without a property", b.func)))?,
             ),
         })
     }
 
-    /// A literal standing for [`Self::behaviour_value`] in a branch where
-    /// the condition counts no event (never aggregated): a typed NULL, or a
+    /// A literal standing for the column `name` in a branch where the
+    /// condition counts no event (never aggregated): a typed NULL, or a
     /// zero where the column is not nullable (a union takes its fields'
     /// nullability from its first input). `None` when there is no such
     /// literal for the type.
-    fn placeholder(&self, b: &Behaviour) -> Result<Option<DfExpr>> {
-        let name = match b.func {
-            AggFunc::First | AggFunc::Last => "event_time",
-            _ => b.property.as_deref().unwrap_or("event_time"),
-        };
+    fn placeholder(&self, name: &str) -> Result<Option<DfExpr>> {
         let field = self
             .dataset
             .events_schema()
@@ -481,17 +470,21 @@ impl<'a> Compiler<'a> {
     }
 
     /// Whether a scanned event counts for a condition: its event type, its
-    /// window (compared only when `timed`: elsewhere the month decides),
-    /// its property predicate.
-    fn event_condition(&mut self, f: &EventFilter, scanned: &Scanned, timed: bool) -> Result<Flag> {
+    /// `window` (`[start, end)`, given only where `event_time` decides it:
+    /// elsewhere the month does), its property predicate.
+    fn event_condition(
+        &mut self,
+        f: &EventFilter,
+        scanned: &Scanned,
+        window: Option<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    ) -> Result<Flag> {
         let mut parts = Vec::new();
         if let EventSel::Type { name } = &f.event
             && scanned.event_type.as_ref() != Some(&name.name)
         {
             parts.push(ident("event_type").eq(lit(name.name.clone())));
         }
-        if timed {
-            let (start, end) = self.window_bounds(f.window.as_ref())?;
+        if let Some((start, end)) = window {
             if let Some(start) = start
                 && scanned.start != Some(start)
             {
@@ -929,16 +922,30 @@ enum Flag {
     When(DfExpr),
 }
 
-/// A condition's aggregate over `value` (its property, or `event_time`).
-fn aggregate_of(b: &Behaviour, value: Option<DfExpr>) -> DfExpr {
-    let value = || value.clone().unwrap_or_else(|| ident("event_time"));
-    match b.func {
+/// A condition's aggregate over `value` (its [`Compiler::value_name`]
+/// column, none for a count).
+fn aggregate_of(b: &Behaviour, value: Option<DfExpr>) -> Result<DfExpr> {
+    let value = || {
+        value
+            .clone()
+            .ok_or_else(|| Error::Internal(format!("{:?} without a value", b.func)))
+    };
+    Ok(match b.func {
         AggFunc::Count => count(lit(1i64)),
-        AggFunc::Sum => sum(value()),
-        AggFunc::Avg => avg(value()),
-        AggFunc::Min | AggFunc::First => min(value()),
-        AggFunc::Max | AggFunc::Last => max(value()),
-    }
+        AggFunc::Sum => sum(value()?),
+        AggFunc::Avg => avg(value()?),
+        AggFunc::Min | AggFunc::First => min(value()?),
+        AggFunc::Max | AggFunc::Last => max(value()?),
+    })
+}
+
+/// The rows of every frame, in one (`UNION ALL`).
+pub(crate) fn union_all(frames: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut frames = frames.into_iter();
+    let first = frames
+        .next()
+        .ok_or_else(|| Error::Internal("a union of no plans".into()))?;
+    frames.try_fold(first, |u, f| Ok(u.union(f)?))
 }
 
 fn zero_of(ty: &DataType) -> DfExpr {

@@ -45,11 +45,6 @@ pub(crate) struct Branch {
 }
 
 impl Branch {
-    /// Whether windows are decided by `event_time` in this branch.
-    pub(crate) fn timed(&self) -> bool {
-        self.timed
-    }
-
     /// The partition filter that reads this branch's months.
     pub(crate) fn filter(&self) -> Expr {
         let key = |d: NaiveDate| lit(format!("{:04}-{:02}", d.year(), d.month()));
@@ -80,9 +75,9 @@ impl Branch {
     /// Whether `t` falls strictly inside one of the branch's months, so
     /// that a comparison with `t` splits the events of that month.
     pub(crate) fn cuts(&self, t: DateTime<Utc>) -> bool {
-        self.runs
-            .iter()
-            .any(|&(a, b)| instant(a) <= t && t < instant(next(b)) && !is_start(t))
+        self.runs.iter().any(|&(a, b)| {
+            instant(a) <= t && t < instant(next(b)) && !crate::time::is_month_start(t)
+        })
     }
 
     /// How the window `[start, end)` (no `start`: unbounded) covers the
@@ -162,10 +157,6 @@ fn instant(d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
 }
 
-fn is_start(t: DateTime<Utc>) -> bool {
-    crate::time::is_month_start(t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,7 +220,7 @@ mod tests {
         let bounds = [t("2025-01-01T00:00:00Z"), t("2026-01-01T00:00:00Z")];
         let b = split(d("2024-11-01"), d("2025-12-01"), &bounds);
         assert_eq!(b.len(), 2);
-        assert!(b.iter().all(|b| !b.timed()));
+        assert!(b.iter().all(|b| !b.timed));
         assert_eq!(b[0].cover(Some(bounds[0]), bounds[1]), Cover::Nothing);
         assert_eq!(b[1].cover(Some(bounds[0]), bounds[1]), Cover::All);
     }
@@ -239,7 +230,7 @@ mod tests {
         let as_of = t("2025-12-15T12:00:00Z");
         let b = split(d("2025-10-01"), d("2025-12-01"), &[as_of]);
         assert_eq!(b.len(), 2);
-        assert!(!b[0].timed() && b[1].timed());
+        assert!(!b[0].timed && b[1].timed);
         assert!(b[1].cuts(as_of) && !b[0].cuts(as_of));
         assert_eq!(b[0].cover(None, as_of), Cover::All);
         assert_eq!(b[1].cover(None, as_of), Cover::Rows);
@@ -254,7 +245,7 @@ mod tests {
     fn month_filter_selects_the_runs() {
         let bounds = [t("2025-07-05T00:00:00Z"), t("2025-10-03T00:00:00Z")];
         let b = split(d("2025-06-01"), d("2025-11-01"), &bounds);
-        let timed = b.iter().find(|b| b.timed()).unwrap();
+        let timed = b.iter().find(|b| b.timed).unwrap();
         assert_eq!(
             timed.filter().to_string(),
             "event_month = Utf8(\"2025-07\") OR event_month = Utf8(\"2025-10\")"

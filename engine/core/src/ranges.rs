@@ -62,15 +62,17 @@ impl ByProfileRange {
     pub(crate) async fn open(inner: ListingTable, state: &dyn Session) -> Result<Self> {
         let target = state.config().target_partitions();
         let all = inner.scan(state, None, &[], None).await?;
-        let ranges = files_of(&all).and_then(|(files, pid)| {
-            let files = files
-                .iter()
-                .map(|f| Range::of(f, pid))
-                .collect::<Option<Vec<_>>>()?;
-            let groups = balanced(clusters(files), target * GROUPS_PER_PARTITION)?;
-            (target >= 2 && groups.len() >= target)
-                .then(|| groups.iter().map(|g| (g.lo, g.hi)).collect())
-        });
+        let ranges = scan_config(&all)
+            .and_then(files_of)
+            .and_then(|(files, pid)| {
+                let files = files
+                    .iter()
+                    .map(|f| Range::of(f, pid))
+                    .collect::<Option<Vec<_>>>()?;
+                let groups = balanced(clusters(files), target * GROUPS_PER_PARTITION)?;
+                (target >= 2 && groups.len() >= target)
+                    .then(|| groups.iter().map(|g| (g.lo, g.hi)).collect())
+            });
         Ok(ByProfileRange {
             inner: Arc::new(inner),
             ranges,
@@ -116,8 +118,7 @@ impl TableProvider for ByProfileRange {
 
 /// The files of a listing scan and the index of `profile_id` in its file
 /// schema.
-fn files_of(plan: &Arc<dyn ExecutionPlan>) -> Option<(Vec<PartitionedFile>, usize)> {
-    let config = scan_config(plan)?;
+fn files_of(config: &FileScanConfig) -> Option<(Vec<PartitionedFile>, usize)> {
     let pid = config.file_schema().index_of("profile_id").ok()?;
     let files = config
         .file_groups
@@ -140,7 +141,7 @@ fn regroup(plan: &Arc<dyn ExecutionPlan>, ranges: &[(i64, i64)]) -> Option<Arc<d
     if config.limit.is_some() || config.output_partitioning.is_some() {
         return None;
     }
-    let (files, pid) = files_of(plan)?;
+    let (files, pid) = files_of(config)?;
     let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); ranges.len()];
     for file in files {
         let r = Range::of(&file, pid)?;

@@ -7,9 +7,9 @@ use datafusion::prelude::{DataFrame, ident, lit};
 use strata_dsl::ast::{Duration, TimeUnit};
 
 use super::{AnalyticsParams, Context};
-use crate::compile::ts_lit;
+use crate::compile::{ts_lit, union_all};
 use crate::months::{self, Cover};
-use crate::{Error, Result, time};
+use crate::{Result, time};
 
 /// The default window W.
 pub const DEFAULT_WINDOW: Duration = Duration {
@@ -64,27 +64,21 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
 
     let last = months::month_of_instant(cx.as_of - chrono::TimeDelta::microseconds(1));
     let first = cx.dataset.first_event_month().map_or(last, |f| f.min(last));
-    let mut union: Option<DataFrame> = None;
+    let mut scans = Vec::new();
     for branch in months::split(first, last, &[p_start, c_start, cx.as_of]) {
-        let covering = windows
+        // A timeless branch lies in one window; a timed one (never covered
+        // whole) compares each event's time.
+        let bit = windows
             .iter()
-            .find(|(start, end, _)| branch.cover(*start, *end) == Cover::All);
-        let bit = match covering {
-            Some((_, _, bit)) if !branch.timed() => lit(*bit),
-            _ => by_time.clone(),
-        };
+            .find(|(start, end, _)| branch.cover(*start, *end) == Cover::All)
+            .map_or_else(|| by_time.clone(), |(_, _, bit)| lit(*bit));
         let scan = cx
             .events_in(cx.activity_types(), &branch)
             .await?
             .select(vec![ident("profile_id"), bit.alias(BIT)])?;
-        union = Some(match union {
-            None => scan,
-            Some(u) => u.union(scan)?,
-        });
+        scans.push(scan);
     }
-    let Some(activity) = union else {
-        return Err(Error::Internal("a lifecycle scan without months".into()));
-    };
+    let activity = union_all(scans)?;
     let per = activity.aggregate(
         vec![ident("profile_id")],
         vec![bit_or(ident(BIT)).alias(BITS)],

@@ -64,6 +64,16 @@ async fn count(engine: &Engine, dsl: &str) -> u64 {
     engine.count(&seg, engine.default_as_of()).await.unwrap()
 }
 
+/// The physical plan of `dsl` at the dataset's as_of, as text.
+async fn physical_plan(engine: &Engine, dsl: &str) -> String {
+    let seg = engine.parse(dsl).unwrap();
+    engine
+        .explain(&seg, engine.default_as_of())
+        .await
+        .unwrap()
+        .physical
+}
+
 async fn ids(engine: &Engine, dsl: &str, req: &MembersRequest) -> Vec<i64> {
     let seg = engine.parse(dsl).unwrap();
     let mut stream = engine
@@ -354,21 +364,11 @@ async fn events_grouped_by_profile_range_give_the_same_answers() {
     .await
     .unwrap();
     let simple = "count(purchase) >= 2 AND sum(purchase.amount) > 100";
-    let seg = ranged.parse(simple).unwrap();
-    let plan = ranged
-        .explain(&seg, ranged.default_as_of())
-        .await
-        .unwrap()
-        .physical;
+    let plan = physical_plan(&ranged, simple).await;
     assert!(plan.contains("mode=SinglePartitioned"), "{plan}");
     // Month branches read the same ranges: their union keeps them.
     let windowed = "count(purchase WITHIN 45d) >= 1";
-    let seg = ranged.parse(windowed).unwrap();
-    let plan = ranged
-        .explain(&seg, ranged.default_as_of())
-        .await
-        .unwrap()
-        .physical;
+    let plan = physical_plan(&ranged, windowed).await;
     assert!(
         plan.contains("InterleaveExec") && plan.contains("mode=SinglePartitioned"),
         "{plan}"
