@@ -5,7 +5,10 @@ For every workload (workloads.py) and engine: one fresh process runs the
 workload 1 + RUNS times (cold = the first run in that process, hot = median
 of the rest); peak RSS is the VmHWM the process reports at exit. Every engine's
 answer is checked against every other's before any time is reported: a
-mismatch makes the run fail (exit 1) and no results are written.
+mismatch makes the run fail (exit 1) and no results are written. So does any
+failure of Strata, or of another engine for another reason than its memory
+limit; an engine other than Strata that runs out of its memory limit is shown
+as such in the table (no time, no ratio) and the run goes on.
 """
 
 from __future__ import annotations
@@ -47,6 +50,16 @@ PREDICATES = {
     "w3_country": "US",
     "w3_spend": 500,
 }
+
+
+# What an engine prints when it stops at its memory limit (DataFusion,
+# DuckDB, ClickHouse).
+OUT_OF_MEMORY = ("Resources exhausted", "Out of Memory Error", "MEMORY_LIMIT_EXCEEDED")
+
+
+def ok(r: dict) -> bool:
+    """The engine answered (it did not stop at its memory limit)."""
+    return "failed" not in r
 
 
 def run_proc(cmd: list[str], env=None) -> tuple[dict, int]:
@@ -242,7 +255,8 @@ def main():
 
     outdir = tempfile.mkdtemp(prefix="strata-compare-")
     results: dict = {}
-    versions: dict = {}
+    # The commit the binaries were just built from (run.sh builds first).
+    versions: dict = {"strata": git_rev()}
     failures: list[str] = []
     for w in suite:
         results[w.id] = {}
@@ -251,6 +265,11 @@ def main():
             try:
                 res, rss = run_proc(engine_cmd(e, w, args, outdir))
             except RuntimeError as err:
+                if e != "strata" and any(m in str(err) for m in OUT_OF_MEMORY):
+                    results[w.id][e] = {"failed": "out of memory", "stable": True}
+                    print(f"  {w.id} {e}: OUT OF MEMORY (reported, no time)\n{str(err)[:600]}",
+                          file=sys.stderr)
+                    continue
                 failures.append(f"{w.id} {e}: {err}")
                 print(f"  {w.id} {e}: FAILED\n{err}", file=sys.stderr)
                 continue
@@ -268,7 +287,7 @@ def main():
             print(f"  {w.id} {e:10s} cold {fmt_ms(t[0]):>9s} hot {fmt_ms(results[w.id][e]['hot']):>9s} "
                   f"rss {rss / 1024:6.0f} MiB  ({time.time() - t0:.1f}s)", file=sys.stderr)
         # Correctness: every engine must agree.
-        got = results[w.id]
+        got = {e: r for e, r in results[w.id].items() if ok(r)}
         ref_engine = next(iter(got), None)
         for e, r in got.items():
             if r["canon"] != got[ref_engine]["canon"]:
@@ -321,7 +340,7 @@ def write_results(args, suite, results, versions, baseline, bw, total_profiles, 
              f"{n_events:,} events, as_of from the manifest. Same Parquet files for every engine.")
     L.append(f"- **Threads:** {args.threads} for every engine (Strata/DataFusion: target partitions "
              f"and tokio workers; DuckDB `threads`; chDB `max_threads`, `max_parsing_threads`).")
-    vers = [f"Strata {git_rev()} (DataFusion {cargo_lock_version('datafusion')}, release build)",
+    vers = [f"Strata {versions.get('strata', '?')} (DataFusion {cargo_lock_version('datafusion')}, release build)",
             f"DuckDB {versions.get('duckdb', '?')}", versions.get("chdb", "chDB ?"),
             f"DataFusion SQL {cargo_lock_version('datafusion')} (same session options as Strata, except `join_reordering`: Strata keeps joins in the order its planner writes them)"]
     L.append("- **Versions:** " + "; ".join(vers) + ".")
@@ -331,7 +350,8 @@ def write_results(args, suite, results, versions, baseline, bw, total_profiles, 
              "plan + execute; opening the dataset is not timed), DuckDB and chDB through their "
              "Python APIs (query + fetch), DataFusion SQL through `SessionContext::sql` "
              "(`datafusion-sql`). Every engine's answer was checked equal to every other's "
-             "before these times were kept.")
+             "before these times were kept. Strata and DataFusion SQL run with the same 4 GiB "
+             "memory pool; *out of memory* marks an engine that stopped at its limit.")
     L.append("- **Ratio** = Strata hot / other engine hot (< 1: Strata faster).\n")
 
     L.append("### Times\n")
@@ -342,8 +362,10 @@ def write_results(args, suite, results, versions, baseline, bw, total_profiles, 
     for w in suite:
         r = results[w.id]
         row = f"| {w.id} | " + " | ".join(
-            f"{fmt_ms(r[e]['cold'])} / {fmt_ms(r[e]['hot'])}" for e in engines)
-        row += " | " + " | ".join(f"{r['strata']['hot'] / r[e]['hot']:.2f}" for e in others) + " |"
+            f"{fmt_ms(r[e]['cold'])} / {fmt_ms(r[e]['hot'])}" if ok(r[e]) else "out of memory"
+            for e in engines)
+        row += " | " + " | ".join(f"{r['strata']['hot'] / r[e]['hot']:.2f}" if ok(r[e]) else "–"
+                                  for e in others) + " |"
         L.append(row)
     unstable = [f"{w.id} {LABEL[e]}" for w in suite for e in engines
                 if not results[w.id][e]["stable"]]
@@ -357,7 +379,7 @@ def write_results(args, suite, results, versions, baseline, bw, total_profiles, 
     L.append("| Workload | What | Answer (all engines) |")
     L.append("|---|---|---|")
     for w in suite:
-        canon = results[w.id][engines[0]]["canon"]
+        canon = next(r["canon"] for r in results[w.id].values() if ok(r))
         if isinstance(canon, int):
             ans = f"{canon:,} profiles ({100 * canon / total_profiles:.2f} %)"
         elif w.exports:
@@ -377,7 +399,8 @@ def write_results(args, suite, results, versions, baseline, bw, total_profiles, 
         f"{baseline.get(e, 0) / 1024:.0f}" for e in engines) + " |")
     for w in suite:
         L.append(f"| {w.id} | " + " | ".join(
-            f"{results[w.id][e]['rss_kib'] / 1024:.0f}" for e in engines) + " |")
+            f"{results[w.id][e]['rss_kib'] / 1024:.0f}" if ok(results[w.id][e]) else "–"
+            for e in engines) + " |")
     L.append("")
     L.append("### Physical reference\n")
     L.append("Bytes of the Parquet column chunks each workload must read (footers, the columns "
@@ -396,7 +419,7 @@ def write_results(args, suite, results, versions, baseline, bw, total_profiles, 
             span = "" if not months else f" [{months[0] or 'all'}..{months[1]}]"
             cols.append(f"{table}({', '.join(cs)}){span}")
         r = results[w.id]
-        best = min(engines, key=lambda e: r[e]["hot"])
+        best = min((e for e in engines if ok(r[e])), key=lambda e: r[e]["hot"])
         gbs = lambda e: unc / (r[e]["hot"] / 1e3) / 1e9  # noqa: E731
         L.append(f"| {w.id} | {'; '.join(cols)} | {fmt_bytes(comp)} | {fmt_bytes(unc)} | "
                  f"{gbs(engines[0]):.2f} | {LABEL[best]} | {gbs(best):.2f} |")
