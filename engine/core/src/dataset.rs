@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -81,6 +81,8 @@ impl Dataset {
         .await?;
         let profiles_schema = profiles.schema();
         let events_schema = events.schema();
+        let events_files =
+            crate::ranges::file_paths(&events.scan(&ctx.state(), None, &[], None).await?);
         ctx.register_table(PROFILES, Arc::new(profiles))?;
         if declare_order {
             let events = ByProfileRange::open(events, &ctx.state()).await?;
@@ -89,24 +91,18 @@ impl Dataset {
             ctx.register_table(EVENTS, Arc::new(events))?;
         }
 
-        let batches = ctx
-            .table(EVENTS)
-            .await?
-            .aggregate(vec![ident("event_type")], vec![])?
-            .collect()
-            .await?;
-        let mut event_types: Vec<String> = batches
-            .iter()
-            .flat_map(|b| {
-                let a = arrow::compute::cast(b.column(0), &DataType::Utf8).expect("utf8 cast");
-                let s = a.as_string::<i32>();
-                (0..s.len())
-                    .filter(|&i| s.is_valid(i))
-                    .map(|i| s.value(i).to_string())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        event_types.sort();
+        // The dictionary pages are a shortcut: when they cannot be read
+        // (or cannot tell), the scan answers, and reports any real error.
+        let from_dictionaries = events_files.and_then(|files| {
+            crate::dictionary_pages::distinct_strings(&files, "event_type")
+                .inspect_err(|e| tracing::debug!("event types from dictionary pages: {e}"))
+                .ok()
+                .flatten()
+        });
+        let event_types = match from_dictionaries {
+            Some(types) => types.into_iter().collect(),
+            None => scan_event_types(ctx).await?,
+        };
         // Partitions are named by the month of their events' `event_time`
         // (`event_month=YYYY-MM`), so the earliest one bounds every event.
         let first_event_month = strata_datasets::event_partitions(dir)?
@@ -177,6 +173,25 @@ impl Dataset {
     pub fn segments(&self) -> SegmentStore {
         SegmentStore::new(&self.dir)
     }
+}
+
+/// The distinct event types by a scan of `event_type`, sorted: for files
+/// whose dictionary pages cannot tell (see [`crate::dictionary_pages`]).
+async fn scan_event_types(ctx: &SessionContext) -> Result<Vec<String>> {
+    let batches = ctx
+        .table(EVENTS)
+        .await?
+        .aggregate(vec![ident("event_type")], vec![])?
+        .collect()
+        .await?;
+    let mut event_types = Vec::new();
+    for batch in &batches {
+        let a = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+        let s = a.as_string::<i32>();
+        event_types.extend(s.iter().flatten().map(str::to_string));
+    }
+    event_types.sort();
+    Ok(event_types)
 }
 
 async fn listing_table(

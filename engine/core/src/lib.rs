@@ -25,6 +25,7 @@ pub mod cluster;
 mod compile;
 mod config;
 mod dataset;
+mod dictionary_pages;
 mod engine;
 mod error;
 mod features;

@@ -128,6 +128,23 @@ fn files_of(config: &FileScanConfig) -> Option<(Vec<PartitionedFile>, usize)> {
     Some((files, pid))
 }
 
+/// The local paths of the files a listing scan reads, or `None` when
+/// `plan` is not a file scan.
+pub(crate) fn file_paths(plan: &Arc<dyn ExecutionPlan>) -> Option<Vec<std::path::PathBuf>> {
+    let config = scan_config(plan)?;
+    // Local object store locations are absolute paths without the leading
+    // separator.
+    let root = std::path::Path::new("/");
+    Some(
+        config
+            .file_groups
+            .iter()
+            .flat_map(|g| g.iter())
+            .map(|f| root.join(f.object_meta.location.as_ref()))
+            .collect(),
+    )
+}
+
 fn scan_config(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {
     let exec = (plan.as_ref() as &dyn Any).downcast_ref::<DataSourceExec>()?;
     (exec.data_source().as_ref() as &dyn Any).downcast_ref::<FileScanConfig>()
