@@ -81,11 +81,15 @@ impl Dataset {
         .await?;
         let profiles_schema = profiles.schema();
         let events_schema = events.schema();
-        let events_files =
-            crate::ranges::file_paths(&events.scan(&ctx.state(), None, &[], None).await?);
+        // One listing of every events file serves the range grouping and
+        // the event types below.
+        let state = ctx.state();
+        let all_events = events.scan(&state, None, &[], None).await?;
+        let events_files = crate::ranges::file_paths(&all_events);
         ctx.register_table(PROFILES, Arc::new(profiles))?;
         if declare_order {
-            let events = ByProfileRange::open(events, &ctx.state()).await?;
+            let target = state.config().target_partitions();
+            let events = ByProfileRange::new(events, &all_events, target);
             ctx.register_table(EVENTS, Arc::new(events))?;
         } else {
             ctx.register_table(EVENTS, Arc::new(events))?;

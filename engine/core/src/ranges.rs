@@ -38,8 +38,6 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{LexOrdering, Partitioning, PhysicalSortExpr, RangePartitioning};
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::Result;
-
 /// At most this many groups per session partition: more ranges than
 /// partitions keep both threads busy when the ranges differ in size (the
 /// partitions' tasks interleave), without a scan per chunk.
@@ -57,12 +55,10 @@ pub(crate) struct ByProfileRange {
 }
 
 impl ByProfileRange {
-    /// Wraps `inner`, with ranges balanced over all its files for `target`
-    /// partitions.
-    pub(crate) async fn open(inner: ListingTable, state: &dyn Session) -> Result<Self> {
-        let target = state.config().target_partitions();
-        let all = inner.scan(state, None, &[], None).await?;
-        let ranges = scan_config(&all)
+    /// Wraps `inner`, with ranges balanced over the files of `all` (a scan
+    /// of the whole table) for `target` partitions.
+    pub(crate) fn new(inner: ListingTable, all: &Arc<dyn ExecutionPlan>, target: usize) -> Self {
+        let ranges = scan_config(all)
             .and_then(files_of)
             .and_then(|(files, pid)| {
                 let files = files
@@ -73,10 +69,10 @@ impl ByProfileRange {
                 (target >= 2 && groups.len() >= target)
                     .then(|| groups.iter().map(|g| (g.lo, g.hi)).collect())
             });
-        Ok(ByProfileRange {
+        ByProfileRange {
             inner: Arc::new(inner),
             ranges,
-        })
+        }
     }
 }
 
@@ -120,12 +116,11 @@ impl TableProvider for ByProfileRange {
 /// schema.
 fn files_of(config: &FileScanConfig) -> Option<(Vec<PartitionedFile>, usize)> {
     let pid = config.file_schema().index_of("profile_id").ok()?;
-    let files = config
-        .file_groups
-        .iter()
-        .flat_map(|g| g.iter().cloned())
-        .collect();
-    Some((files, pid))
+    Some((files(config).cloned().collect(), pid))
+}
+
+fn files(config: &FileScanConfig) -> impl Iterator<Item = &PartitionedFile> {
+    config.file_groups.iter().flat_map(|g| g.iter())
 }
 
 /// The local paths of the files a listing scan reads, or `None` when
@@ -136,10 +131,7 @@ pub(crate) fn file_paths(plan: &Arc<dyn ExecutionPlan>) -> Option<Vec<std::path:
     // separator.
     let root = std::path::Path::new("/");
     Some(
-        config
-            .file_groups
-            .iter()
-            .flat_map(|g| g.iter())
+        files(config)
             .map(|f| root.join(f.object_meta.location.as_ref()))
             .collect(),
     )
