@@ -18,6 +18,7 @@ use strata_dsl::ast::{Expr, ExprKind, Segment};
 
 use crate::compile::Compiler;
 use crate::dataset::{Dataset, DatasetCatalog, PROFILES};
+use crate::inline_strings::InlineStringPredicates;
 use crate::{EngineConfig, Error, Result};
 
 /// Deepest chain of `IN SEGMENT` references followed before giving up.
@@ -88,11 +89,16 @@ impl Engine {
         // row count of its input and would swap the profiles in as the
         // build side.
         opts.optimizer.join_reordering = false;
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(session)
             .with_runtime_env(runtime)
-            .with_default_features()
-            .build();
+            .with_default_features();
+        // Strata's own physical rewrites run in this process only: a
+        // Ballista cluster gets DataFusion's plans, which it can serialize.
+        if config.cluster.is_none() {
+            state = state.with_physical_optimizer_rule(Arc::new(InlineStringPredicates));
+        }
+        let state = state.build();
         let ctx = crate::cluster::context(state, config.cluster.as_ref()).await?;
         let dataset = Dataset::open(dir, &ctx, config.cluster.is_none()).await?;
         Ok(Engine {

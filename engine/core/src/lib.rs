@@ -29,6 +29,7 @@ mod dictionary_pages;
 mod engine;
 mod error;
 mod features;
+mod inline_strings;
 mod materialize;
 mod months;
 mod ranges;
