@@ -55,8 +55,8 @@ impl PhysicalOptimizerRule for InlineStringPredicates {
                 return Ok(Transformed::no(node));
             };
             let schema = filter.input().schema();
-            let predicate = Arc::clone(filter.predicate())
-                .transform_up(|expr| Ok(rewrite(expr, &schema)))?;
+            let predicate =
+                Arc::clone(filter.predicate()).transform_up(|expr| Ok(rewrite(expr, &schema)))?;
             if !predicate.transformed {
                 return Ok(Transformed::no(node));
             }
@@ -128,7 +128,9 @@ fn view_column(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Column> 
 /// list makes `NOT IN` NULL rather than true, so NULLs are not rewritten.
 fn inline_literal(expr: &Arc<dyn PhysicalExpr>) -> Option<u128> {
     let text = match expr.downcast_ref::<Literal>()?.value() {
-        ScalarValue::Utf8View(Some(s)) | ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => s,
+        ScalarValue::Utf8View(Some(s))
+        | ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s)) => s,
         _ => return None,
     };
     (text.len() <= MAX_INLINE_LEN).then(|| make_view(text.as_bytes(), 0, 0))
@@ -171,7 +173,8 @@ impl InlineStringEq {
             [one] => BooleanBuffer::collect_bool(views.len(), |i| views[i] == *one),
             many => BooleanBuffer::collect_bool(views.len(), |i| {
                 let view = views[i];
-                many.iter().fold(false, |hit, needle| hit | (view == *needle))
+                many.iter()
+                    .fold(false, |hit, needle| hit | (view == *needle))
             }),
         }
     }
@@ -180,7 +183,8 @@ impl InlineStringEq {
 // `child` is `column` again: equality and hashing leave it out.
 impl PartialEq for InlineStringEq {
     fn eq(&self, other: &Self) -> bool {
-        (&self.column, &self.needles, self.negated) == (&other.column, &other.needles, other.negated)
+        (&self.column, &self.needles, self.negated)
+            == (&other.column, &other.needles, other.negated)
     }
 }
 
@@ -219,10 +223,7 @@ impl PhysicalExpr for InlineStringEq {
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         let array = self.column.evaluate(batch)?.into_array(batch.num_rows())?;
         let Some(strings) = array.as_string_view_opt() else {
-            return internal_err!(
-                "{self} expects Utf8View, got {}",
-                array.data_type()
-            );
+            return internal_err!("{self} expects Utf8View, got {}", array.data_type());
         };
         let hits = self.matches(strings.views());
         let values = if self.negated { !&hits } else { hits };
@@ -288,7 +289,11 @@ mod tests {
     /// Evaluates `expr` as DataFusion does and after the rewrite, checks the
     /// two agree, and returns whether the rewrite applied.
     fn agrees(expr: Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> bool {
-        let expected = expr.evaluate(batch).unwrap().into_array(batch.num_rows()).unwrap();
+        let expected = expr
+            .evaluate(batch)
+            .unwrap()
+            .into_array(batch.num_rows())
+            .unwrap();
         let rewritten = Arc::clone(&expr)
             .transform_up(|e| Ok(rewrite(e, &batch.schema())))
             .unwrap();
@@ -360,7 +365,11 @@ mod tests {
     fn long_literals_nulls_and_other_operators_are_left_alone() {
         let batch = batch(&values());
         let schema = batch.schema();
-        let long = Arc::new(BinaryExpr::new(column(), Operator::Eq, view_lit("twelve bytes!")));
+        let long = Arc::new(BinaryExpr::new(
+            column(),
+            Operator::Eq,
+            view_lit("twelve bytes!"),
+        ));
         assert!(!agrees(long, &batch));
         let null = Arc::new(BinaryExpr::new(
             column(),

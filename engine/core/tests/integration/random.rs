@@ -47,8 +47,22 @@ pub(crate) struct RandomDataset {
     pub(crate) page_rows: usize,
 }
 
+/// Short and long values: strings of at most 12 bytes are compared inside
+/// their Arrow views (`inline_strings`), longer ones are not.
 const COUNTRIES: &[&str] = &[
-    "US", "UK", "DE", "FR", "U%S", "u_s", "Ünited", "", "US ", "d'Arc",
+    "US",
+    "UK",
+    "DE",
+    "FR",
+    "U%S",
+    "u_s",
+    "Ünited",
+    "",
+    "US ",
+    "d'Arc",
+    "South Africa",
+    "United Kingdom",
+    "United Kingdoms",
 ];
 const INTERESTS: &[&str] = &["sports", "music", "travel", "Sports", "mu"];
 const EVENT_TYPES: &[&str] = &[
