@@ -18,8 +18,9 @@
 //! final merge) over a hash table of that range's profiles only.
 //!
 //! The ranges come from the files' `profile_id` statistics, never from
-//! their names: when a file has no statistics, or the files' ranges overlap
-//! into fewer groups than the session has partitions, the listing table's
+//! their names: when a file has no statistics, the files' ranges overlap
+//! into fewer groups than the session has partitions, or the largest range
+//! would keep one thread busy long after the others, the listing table's
 //! own plan is used unchanged.
 
 use std::any::Any;
@@ -37,6 +38,10 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{LexOrdering, Partitioning, PhysicalSortExpr, RangePartitioning};
 use datafusion::physical_plan::ExecutionPlan;
+
+/// How much longer than an even split the largest range may keep one
+/// thread busy before the listing table's own plan is the better one.
+const MAX_IMBALANCE: f64 = 1.25;
 
 /// At most this many groups per session partition: more ranges than
 /// partitions keep both threads busy when the ranges differ in size (the
@@ -66,7 +71,7 @@ impl ByProfileRange {
                     .map(|f| Range::of(f, pid))
                     .collect::<Option<Vec<_>>>()?;
                 let groups = balanced(clusters(files), target * GROUPS_PER_PARTITION)?;
-                (target >= 2 && groups.len() >= target)
+                (target >= 2 && groups.len() >= target && keeps_busy(&groups, target))
                     .then(|| groups.iter().map(|g| (g.lo, g.hi)).collect())
             });
         ByProfileRange {
@@ -256,6 +261,19 @@ fn balanced(ranges: Vec<Range>, max: usize) -> Option<Vec<Range>> {
     Some(out)
 }
 
+/// Whether `target` threads sharing `groups` finish within
+/// [`MAX_IMBALANCE`] of an even split. The partitions' tasks interleave, so
+/// the wall time is about the larger of an even share and the largest
+/// group. Small datasets have few id chunks, often of very different sizes
+/// (old profiles have more months of events): at scale s (two chunks, 70% /
+/// 30% of the bytes) the listing table's plan, split by bytes with a final
+/// merge, was 15–20% faster on RFM, channel mix and lifecycle.
+fn keeps_busy(groups: &[Range], target: usize) -> bool {
+    let total: u64 = groups.iter().map(|g| g.bytes).sum();
+    let largest = groups.iter().map(|g| g.bytes).max().unwrap_or(0);
+    largest as f64 <= MAX_IMBALANCE * total as f64 / target.max(1) as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +312,18 @@ mod tests {
         assert_eq!(bounds, vec![(1, 19, 70), (20, 39, 30)]);
         assert_eq!(balanced(vec![r(1, 2, 1), r(3, 4, 1)], 4).unwrap().len(), 2);
         assert!(balanced(vec![], 4).is_none());
+    }
+
+    #[test]
+    fn lopsided_ranges_are_not_worth_it() {
+        // Two threads, two ranges of 70% and 30%: one thread works alone
+        // for 40% of the time.
+        assert!(!keeps_busy(&[r(1, 9, 70), r(10, 19, 30)], 2));
+        // Four ranges that two interleaving threads can share evenly.
+        assert!(keeps_busy(
+            &[r(1, 9, 30), r(10, 19, 25), r(20, 29, 25), r(30, 39, 20)],
+            2
+        ));
+        assert!(keeps_busy(&[r(1, 9, 55), r(10, 19, 45)], 2));
     }
 }
