@@ -353,9 +353,23 @@ async fn a_query_over_the_memory_limit_fails_cleanly() {
 async fn events_grouped_by_profile_range_give_the_same_answers() {
     use strata_core::analytics::{CohortPeriod, ReportKind, ReportRequest};
 
-    let ranged = open(store()).await;
+    // The store's first id chunk holds 69% of the event bytes (its
+    // profiles signed up first), too lopsided for two threads: the engine
+    // keeps the listing plan there. Its 2025 months split 42% / 58%.
+    let copy = copy_store();
+    let dir = copy.path().join("shop");
+    for e in std::fs::read_dir(dir.join("events")).unwrap() {
+        let path = e.unwrap().path();
+        if !path.to_string_lossy().contains("event_month=2025-") {
+            std::fs::remove_dir_all(path).unwrap();
+        }
+    }
+    let lopsided = physical_plan(&open(store()).await, "count(purchase) >= 2").await;
+    assert!(!lopsided.contains("mode=SinglePartitioned"), "{lopsided}");
+
+    let ranged = open(&dir).await;
     let plain = Engine::open(
-        store(),
+        &dir,
         EngineConfig {
             threads: 1,
             ..EngineConfig::default()
