@@ -108,20 +108,23 @@ fn rewrite(expr: Arc<dyn PhysicalExpr>, schema: &Schema) -> Transformed<Arc<dyn 
         None
     };
     match found {
-        Some((column, needles, negated)) if !needles.is_empty() => Transformed::yes(Arc::new(
-            InlineStringEq::new(column, needles, negated),
-        )
-            as Arc<dyn PhysicalExpr>),
+        Some((column, needles, negated)) if !needles.is_empty() => {
+            Transformed::yes(Arc::new(InlineStringEq {
+                column,
+                needles,
+                negated,
+            }) as Arc<dyn PhysicalExpr>)
+        }
         _ => Transformed::no(expr),
     }
 }
 
 /// `expr` if it is a column of type `Utf8View`.
-fn view_column(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Column> {
+fn view_column(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Arc<dyn PhysicalExpr>> {
     let column = expr.downcast_ref::<Column>()?;
     let field = schema.fields().get(column.index())?;
     (field.name() == column.name() && field.data_type() == &DataType::Utf8View)
-        .then(|| column.clone())
+        .then(|| Arc::clone(expr))
 }
 
 /// The view of a non-NULL string literal of at most 12 bytes. A NULL in the
@@ -141,24 +144,13 @@ fn inline_literal(expr: &Arc<dyn PhysicalExpr>) -> Option<u128> {
 /// NULL where the column is NULL, as SQL's `=` and `IN`.
 #[derive(Debug, Clone)]
 pub(crate) struct InlineStringEq {
-    column: Column,
+    /// A `Utf8View` column of the input.
+    column: Arc<dyn PhysicalExpr>,
     needles: Vec<u128>,
     negated: bool,
-    /// The column as a child expression, for `children()`.
-    child: Arc<dyn PhysicalExpr>,
 }
 
 impl InlineStringEq {
-    fn new(column: Column, needles: Vec<u128>, negated: bool) -> Self {
-        let child = Arc::new(column.clone()) as Arc<dyn PhysicalExpr>;
-        InlineStringEq {
-            column,
-            needles,
-            negated,
-            child,
-        }
-    }
-
     /// The needle strings, for display.
     fn texts(&self) -> impl Iterator<Item = String> + '_ {
         self.needles.iter().map(|view| {
@@ -178,13 +170,32 @@ impl InlineStringEq {
             }),
         }
     }
+
+    /// `column = x`, `column != x` or `column [NOT] IN (x, y)`, each text
+    /// written by `text`.
+    fn write(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        column: &dyn fmt::Display,
+        text: impl Fn(String) -> String,
+    ) -> fmt::Result {
+        let texts = self.texts().map(text).collect::<Vec<_>>();
+        match (texts.as_slice(), self.negated) {
+            ([one], false) => write!(f, "{column} = {one}"),
+            ([one], true) => write!(f, "{column} != {one}"),
+            (list, negated) => {
+                let not = if negated { "NOT " } else { "" };
+                write!(f, "{column} {not}IN ({})", list.join(", "))
+            }
+        }
+    }
 }
 
-// `child` is `column` again: equality and hashing leave it out.
 impl PartialEq for InlineStringEq {
     fn eq(&self, other: &Self) -> bool {
-        (&self.column, &self.needles, self.negated)
-            == (&other.column, &other.needles, other.negated)
+        *self.column == *other.column
+            && self.needles == other.needles
+            && self.negated == other.negated
     }
 }
 
@@ -192,22 +203,17 @@ impl Eq for InlineStringEq {}
 
 impl Hash for InlineStringEq {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (&self.column, &self.needles, self.negated).hash(state);
+        self.column.hash(state);
+        self.needles.hash(state);
+        self.negated.hash(state);
     }
 }
 
 /// As DataFusion shows `=` and `IN`, marked `(inline)`.
 impl fmt::Display for InlineStringEq {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let texts = self.texts().collect::<Vec<_>>();
-        match (texts.as_slice(), self.negated) {
-            ([one], false) => write!(f, "{} = {one} (inline)", self.column),
-            ([one], true) => write!(f, "{} != {one} (inline)", self.column),
-            (list, negated) => {
-                let not = if negated { "NOT " } else { "" };
-                write!(f, "{} {not}IN ({}) (inline)", self.column, list.join(", "))
-            }
-        }
+        self.write(f, &self.column, |s| s)?;
+        write!(f, " (inline)")
     }
 }
 
@@ -234,34 +240,27 @@ impl PhysicalExpr for InlineStringEq {
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
-        vec![&self.child]
+        vec![&self.column]
     }
 
     fn with_new_children(
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        match children.as_slice() {
-            [child] => match child.downcast_ref::<Column>() {
-                Some(column) => Ok(Arc::new(InlineStringEq::new(
-                    column.clone(),
-                    self.needles.clone(),
-                    self.negated,
-                ))),
-                None => internal_err!("{self}: its child must stay a column, got {child}"),
-            },
-            _ => internal_err!("{self} has one child, got {}", children.len()),
+        match <[_; 1]>::try_from(children) {
+            Ok([column]) => Ok(Arc::new(InlineStringEq {
+                column,
+                needles: self.needles.clone(),
+                negated: self.negated,
+            })),
+            Err(children) => internal_err!("{self} has one child, got {}", children.len()),
         }
     }
 
     fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let not = if self.negated { "NOT " } else { "" };
-        let list = self
-            .texts()
-            .map(|s| format!("'{}'", s.replace('\'', "''")))
-            .collect::<Vec<_>>()
-            .join(", ");
-        write!(f, "{} {not}IN ({list})", self.column.name())
+        let column = datafusion::physical_expr_common::physical_expr::fmt_sql(self.column.as_ref())
+            .to_string();
+        self.write(f, &column, |s| format!("'{}'", s.replace('\'', "''")))
     }
 }
 
