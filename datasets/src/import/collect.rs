@@ -117,6 +117,20 @@ impl Mapping {
     }
 }
 
+/// Earliest and latest event years an import accepts (the engine answers
+/// queries for as_of in the same years).
+pub(super) const MIN_YEAR: i32 = 1900;
+pub(super) const MAX_YEAR: i32 = 9999;
+const TIME_RANGE: &str = "time outside the years 1900 to 9999";
+
+/// Whether `t` (µs since the epoch) falls in the years
+/// [`MIN_YEAR`]..=[`MAX_YEAR`], UTC.
+pub(super) fn in_time_range(t: i64) -> bool {
+    use chrono::Datelike;
+    chrono::DateTime::from_timestamp_micros(t)
+        .is_some_and(|d| (MIN_YEAR..=MAX_YEAR).contains(&d.year()))
+}
+
 /// Parses the time column.
 #[derive(Debug)]
 pub(super) struct TimeParser {
@@ -444,9 +458,12 @@ impl EventCollector {
             return self.bad(line, r.profile_id, None, MISSING_ID);
         };
         let tv = get(r.time);
-        let Some(t) = tv.and_then(|s| self.time_parser.parse(s)) else {
+        let parsed = tv.and_then(|s| self.time_parser.parse(s));
+        let Some(t) = parsed.filter(|&t| in_time_range(t)) else {
             let msg = if tv.is_none() {
                 "missing time"
+            } else if parsed.is_some() {
+                TIME_RANGE
             } else if self.time_parser.format.is_some() {
                 "time does not match --time-format"
             } else {

@@ -184,6 +184,35 @@ fn skip_bad_rows_counts_what_it_skipped() {
 }
 
 #[test]
+fn times_outside_the_years_1900_to_9999_are_bad_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Epoch numbers far in the past and future, and a date before 1900.
+    let text = format!(
+        "{EVENTS_CSV}erin,-9000000000000000,purchase,1,\nfrank,9000000000000000000,purchase,1,\ngus,1899-12-31,purchase,1,\n"
+    );
+    let file = write(tmp.path(), "e.csv", &text);
+    let out = tmp.path().join("ds");
+    let err = import(&csv_config(file.clone()), &out)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("outside the years 1900 to 9999"), "{err}");
+    let s = import(
+        &ImportConfig {
+            skip_bad_rows: true,
+            ..csv_config(file)
+        },
+        &out,
+    )
+    .unwrap();
+    assert_eq!(s.skipped_rows, 3);
+    assert!(
+        s.bad_row_examples
+            .iter()
+            .all(|b| b.message.contains("outside the years") && b.column == "ts")
+    );
+}
+
+#[test]
 fn json_lines_input() {
     let tmp = tempfile::tempdir().unwrap();
     let file = write(

@@ -5,15 +5,22 @@
 //! report (what marketers read); the report is an aggregation of the
 //! per-profile table, so a built-in and its report always agree.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use datafusion::common::JoinType;
+use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::physical_plan::execute_stream_partitioned;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, ident, lit};
+use futures::StreamExt;
 use strata_dsl::ast::Duration;
 
-use crate::Result;
 use crate::compile::{conjunction, ts_lit};
 use crate::dataset::{Dataset, EVENT_MONTH, EVENTS, PROFILES};
+use crate::held_table::HeldTable;
 use crate::time;
+use crate::{Error, Result};
 
 pub mod channel_mix;
 pub mod lifecycle;
@@ -60,6 +67,52 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// `bytes` reserved in the session's memory pool as `what` (released
+    /// when the reservation is dropped): buffers an analysis holds outside
+    /// DataFusion's operators count against the same limit, and a query
+    /// over it fails with `ResourcesExhausted`.
+    pub(crate) fn reserve(&self, what: &str, bytes: usize) -> Result<MemoryReservation> {
+        let reservation = MemoryConsumer::new(what).register(&self.ctx.runtime_env().memory_pool);
+        reservation.try_grow(bytes)?;
+        Ok(reservation)
+    }
+
+    /// `df` computed once and held in memory (as `DataFrame::cache`, one
+    /// task per partition), its batches reserved in the memory pool as
+    /// `what` as they arrive and for as long as the returned frame's table
+    /// lives ([`HeldTable`]).
+    pub(crate) async fn cache(&self, df: DataFrame, what: &str) -> Result<DataFrame> {
+        let task = Arc::new(df.task_ctx());
+        let plan = df.create_physical_plan().await?;
+        let schema = plan.schema();
+        let reservation = Arc::new(self.reserve(what, 0)?);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, mut stream) in execute_stream_partitioned(plan, task)?
+            .into_iter()
+            .enumerate()
+        {
+            let reservation = Arc::clone(&reservation);
+            tasks.spawn(async move {
+                let mut batches = Vec::new();
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    reservation.try_grow(batch.get_array_memory_size())?;
+                    batches.push(batch);
+                }
+                Ok::<_, Error>((i, batches))
+            });
+        }
+        let mut partitions = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            partitions.push(done.map_err(|e| Error::Internal(format!("cache task: {e}")))??);
+        }
+        partitions.sort_by_key(|(i, _)| *i);
+        let table = MemTable::try_new(schema, partitions.into_iter().map(|(_, b)| b).collect())?;
+        let reservation = Arc::try_unwrap(reservation)
+            .map_err(|_| Error::Internal("cache reservation still shared".into()))?;
+        Ok(self.ctx.read_table(HeldTable::new(table, reservation))?)
+    }
+
     /// Events of the given types with `since <= event_time < as_of`, reading
     /// only the partitions that can hold them.
     ///
@@ -74,7 +127,7 @@ impl<'a> Context<'a> {
         types: &[String],
         since: Option<DateTime<Utc>>,
     ) -> Result<DataFrame> {
-        let last_instant = self.as_of - chrono::TimeDelta::microseconds(1);
+        let last_instant = time::last_instant_before(self.as_of)?;
         let mut filters: Vec<Expr> = vec![
             ident(EVENT_MONTH).lt_eq(lit(time::month_key(last_instant))),
             ident("event_type").in_list(types.iter().cloned().map(lit).collect(), false),

@@ -26,7 +26,7 @@ use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit};
 use chrono::{DateTime, Utc};
 use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
-use datafusion::logical_expr::{ExprFunctionExt, cast, when};
+use datafusion::logical_expr::{ExprFunctionExt, Operator, binary_expr, cast, when};
 use datafusion::prelude::{DataFrame, Expr as DfExpr, SessionContext, coalesce, ident, lit};
 use strata_dsl::ast::{
     AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, CmpOp, EventFilter, EventSel, Expr,
@@ -246,7 +246,7 @@ impl<'a> Compiler<'a> {
         // Months the segment can see: up to as_of's month, from the earliest
         // window start when every condition has a window, else from the
         // first events partition.
-        let last = months::month_of_instant(as_of - chrono::TimeDelta::microseconds(1));
+        let last = months::month_of_instant(time::last_instant_before(as_of)?);
         let earliest = windows
             .iter()
             .map(|(start, _)| *start)
@@ -1011,10 +1011,31 @@ fn decimal_lit(f: f64) -> Option<DfExpr> {
     )))
 }
 
+/// `parts` joined by AND (`true` when empty), as a balanced tree.
 pub(crate) fn conjunction(parts: Vec<DfExpr>) -> DfExpr {
-    datafusion::logical_expr::utils::conjunction(parts).unwrap_or_else(|| lit(true))
+    balanced(parts, Operator::And).unwrap_or_else(|| lit(true))
 }
 
+/// `parts` joined by OR (`false` when empty), as a balanced tree.
 pub(crate) fn disjunction(parts: Vec<DfExpr>) -> DfExpr {
-    datafusion::logical_expr::utils::disjunction(parts).unwrap_or_else(|| lit(false))
+    balanced(parts, Operator::Or).unwrap_or_else(|| lit(false))
+}
+
+/// `parts` joined by `op` pairwise, level by level: a tree of depth
+/// log2(n) rather than DataFusion's left-deep chain of depth n, so a wide
+/// segment stays shallow for every recursive pass over the plan (planning,
+/// display, evaluation).
+fn balanced(mut parts: Vec<DfExpr>, op: Operator) -> Option<DfExpr> {
+    while parts.len() > 1 {
+        let mut level = Vec::with_capacity(parts.len().div_ceil(2));
+        let mut it = parts.into_iter();
+        while let Some(a) = it.next() {
+            level.push(match it.next() {
+                Some(b) => binary_expr(a, op, b),
+                None => a,
+            });
+        }
+        parts = level;
+    }
+    parts.pop()
 }

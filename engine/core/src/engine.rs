@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::functions_aggregate::count::count_all;
@@ -14,15 +15,13 @@ use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::displayable;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext, ident, lit};
-use strata_dsl::ast::{Expr, ExprKind, Segment};
+use strata_dsl::ast::Segment;
 
 use crate::compile::Compiler;
 use crate::dataset::{Dataset, DatasetCatalog, PROFILES};
+use crate::expand::Expander;
 use crate::inline_strings::InlineStringPredicates;
 use crate::{EngineConfig, Error, Result};
-
-/// Deepest chain of `IN SEGMENT` references followed before giving up.
-const MAX_SEGMENT_DEPTH: usize = 32;
 
 /// A dataset opened for segment queries.
 ///
@@ -68,6 +67,7 @@ impl Engine {
     pub async fn open(dir: &Path, config: EngineConfig) -> Result<Self> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(config.memory_limit, 1.0)
+            .with_disk_manager_builder(disk_manager(&config.spill))
             .build_arc()?;
         let mut session = SessionConfig::new()
             .with_target_partitions(config.threads.max(1))
@@ -138,6 +138,13 @@ impl Engine {
         Ok(strata_dsl::parse_and_check(text, &catalog)?)
     }
 
+    /// Checks that saving `text` (already parsed and checked) as segment
+    /// `name` keeps it and every saved segment using it free of cycles and
+    /// within the size limits.
+    pub fn check_save(&self, name: &str, text: &str) -> Result<()> {
+        crate::expand::check_save(&self.catalog()?, name, text)
+    }
+
     /// Type-checks a segment given as an AST (e.g. from JSON).
     pub fn check(&self, segment: &Segment) -> Result<()> {
         let catalog = self.catalog()?;
@@ -146,10 +153,14 @@ impl Engine {
 
     /// The profiles of `segment` at `as_of`, every profile column.
     pub async fn plan(&self, segment: &Segment, as_of: DateTime<Utc>) -> Result<DataFrame> {
-        let expr = self.inline(&segment.expr, &mut Vec::new())?;
-        Compiler::new(&self.ctx, &self.dataset, as_of)
+        let as_of = crate::time::check_as_of(as_of)?;
+        let catalog = self.catalog()?;
+        let expr = Expander::new(&catalog).expand(&segment.expr)?;
+        let df = Compiler::new(&self.ctx, &self.dataset, as_of)
             .members(&expr)
-            .await
+            .await?;
+        crate::depth::check(df.logical_plan())?;
+        Ok(df)
     }
 
     /// Number of profiles in `segment` at `as_of`.
@@ -203,11 +214,19 @@ impl Engine {
         })
     }
 
-    /// The schema [`Engine::members`] returns for `req`.
+    /// The schema [`Engine::members`] returns for `req`: `profile_id`, then
+    /// the requested columns, each a profile column named once (and not
+    /// `profile_id`, which always comes first).
     pub fn members_schema(&self, req: &MembersRequest) -> Result<SchemaRef> {
         let profiles = self.dataset.profiles_schema();
         let mut fields = vec![profiles.field_with_name("profile_id")?.clone()];
+        let mut seen = std::collections::HashSet::new();
         for c in &req.columns {
+            if c == "profile_id" || !seen.insert(c) {
+                return Err(Error::InvalidArgument(format!(
+                    "column '{c}' is asked for twice (profile_id always comes first)"
+                )));
+            }
             fields.push(
                 profiles
                     .field_with_name(c)
@@ -230,7 +249,7 @@ impl Engine {
             df = df.filter(ident("profile_id").gt(lit(after)))?;
         }
         let mut cols = vec![ident("profile_id")];
-        cols.extend(req.columns.iter().filter(|c| *c != "profile_id").map(ident));
+        cols.extend(req.columns.iter().map(ident));
         df = df.select(cols)?;
         // No `df.limit(..)`: DataFusion 55 pushes the fetch into the Parquet
         // scan together with the pushed-down filters and cuts rows before
@@ -291,49 +310,18 @@ impl Engine {
             .indent(false)
             .to_string())
     }
+}
 
-    /// Replaces `IN SEGMENT name` with the saved definition, recursively.
-    fn inline(&self, e: &Expr, stack: &mut Vec<String>) -> Result<Expr> {
-        let kind = match &e.kind {
-            ExprKind::InSegment { name } => {
-                let name = &name.name;
-                if stack.contains(name) || stack.len() >= MAX_SEGMENT_DEPTH {
-                    let mut path = stack.clone();
-                    path.push(name.clone());
-                    return Err(Error::SegmentCycle { path });
-                }
-                let text = self.dataset.segments().get(name)?;
-                let saved = self.parse(&text).map_err(|err| match err {
-                    Error::Dsl(strata_dsl::Error::Dsl(d)) => Error::InvalidArgument(format!(
-                        "saved segment '{name}' no longer checks:\n{}",
-                        d.render(&text)
-                    )),
-                    other => other,
-                })?;
-                stack.push(name.clone());
-                let inlined = self.inline(&saved.expr, stack)?;
-                stack.pop();
-                return Ok(inlined);
-            }
-            ExprKind::And { args } => ExprKind::And {
-                args: args
-                    .iter()
-                    .map(|a| self.inline(a, stack))
-                    .collect::<Result<_>>()?,
-            },
-            ExprKind::Or { args } => ExprKind::Or {
-                args: args
-                    .iter()
-                    .map(|a| self.inline(a, stack))
-                    .collect::<Result<_>>()?,
-            },
-            ExprKind::Not { arg } => ExprKind::Not {
-                arg: Box::new(self.inline(arg, stack)?),
-            },
-            other => other.clone(),
-        };
-        Ok(Expr { kind, span: e.span })
-    }
+/// The spill files' home and cap, as DataFusion's disk manager.
+fn disk_manager(spill: &crate::SpillConfig) -> DiskManagerBuilder {
+    let mode = match (&spill.dir, spill.max_bytes) {
+        (_, 0) => DiskManagerMode::Disabled,
+        (Some(dir), _) => DiskManagerMode::Directories(vec![dir.clone()]),
+        (None, _) => DiskManagerMode::OsTmpDirectory,
+    };
+    DiskManagerBuilder::default()
+        .with_mode(mode)
+        .with_max_temp_directory_size(spill.max_bytes)
 }
 
 /// `batches` sorted by their first column (`profile_id`), as a stream of

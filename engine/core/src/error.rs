@@ -17,6 +17,10 @@ pub enum Error {
     #[error("segment '{name}' not found")]
     SegmentNotFound { name: String },
 
+    /// A saved segment of that name exists (and the caller asked to create).
+    #[error("segment '{name}' exists already")]
+    SegmentExists { name: String },
+
     /// Saved segments reference each other in a cycle.
     #[error("segment reference cycle: {}", path.join(" -> "))]
     SegmentCycle { path: Vec<String> },

@@ -85,6 +85,7 @@ pub(crate) const RFM_COLUMNS: &[(&str, &str)] = &[
 impl Engine {
     /// Builds the features for `as_of` and writes them atomically.
     pub async fn refresh_features(&self, as_of: DateTime<Utc>) -> Result<FeaturesSummary> {
+        let as_of = crate::time::check_as_of(as_of)?;
         let cx = Context::new(self.session(), self.dataset(), as_of);
         let df = features_frame(&cx).await?;
         let stamp = FeatureStamp {

@@ -18,6 +18,7 @@
 //! DataFusion's own rules, so the Parquet scan keeps the original predicate
 //! for its statistics pruning. Any other comparison is left as it is.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -108,13 +109,10 @@ fn rewrite(expr: Arc<dyn PhysicalExpr>, schema: &Schema) -> Transformed<Arc<dyn 
         None
     };
     match found {
-        Some((column, needles, negated)) if !needles.is_empty() => {
-            Transformed::yes(Arc::new(InlineStringEq {
-                column,
-                needles,
-                negated,
-            }) as Arc<dyn PhysicalExpr>)
-        }
+        Some((column, needles, negated)) if !needles.is_empty() => Transformed::yes(Arc::new(
+            InlineStringEq::new(column, needles, negated),
+        )
+            as Arc<dyn PhysicalExpr>),
         _ => Transformed::no(expr),
     }
 }
@@ -147,10 +145,27 @@ pub(crate) struct InlineStringEq {
     /// A `Utf8View` column of the input.
     column: Arc<dyn PhysicalExpr>,
     needles: Vec<u128>,
+    /// The needles as a set, for lists longer than [`MAX_SCANNED_NEEDLES`].
+    set: Option<Arc<HashSet<u128>>>,
     negated: bool,
 }
 
+/// Longest list compared needle by needle (a branch-free OR per row);
+/// longer lists are looked up in a hash set.
+const MAX_SCANNED_NEEDLES: usize = 16;
+
 impl InlineStringEq {
+    fn new(column: Arc<dyn PhysicalExpr>, needles: Vec<u128>, negated: bool) -> Self {
+        let set = (needles.len() > MAX_SCANNED_NEEDLES)
+            .then(|| Arc::new(needles.iter().copied().collect::<HashSet<_>>()));
+        InlineStringEq {
+            column,
+            needles,
+            set,
+            negated,
+        }
+    }
+
     /// The needle strings, for display.
     fn texts(&self) -> impl Iterator<Item = String> + '_ {
         self.needles.iter().map(|view| {
@@ -161,6 +176,9 @@ impl InlineStringEq {
     }
 
     fn matches(&self, views: &[u128]) -> BooleanBuffer {
+        if let Some(set) = &self.set {
+            return BooleanBuffer::collect_bool(views.len(), |i| set.contains(&views[i]));
+        }
         match self.needles.as_slice() {
             [one] => BooleanBuffer::collect_bool(views.len(), |i| views[i] == *one),
             many => BooleanBuffer::collect_bool(views.len(), |i| {
@@ -251,6 +269,7 @@ impl PhysicalExpr for InlineStringEq {
             Ok([column]) => Ok(Arc::new(InlineStringEq {
                 column,
                 needles: self.needles.clone(),
+                set: self.set.clone(),
                 negated: self.negated,
             })),
             Err(children) => internal_err!("{self} has one child, got {}", children.len()),
@@ -348,6 +367,18 @@ mod tests {
         for negated in [false, true] {
             let list = vec![view_lit("GB"), view_lit(""), view_lit("twelve bytes")];
             let expr = in_list(column(), list, &negated, &schema).unwrap();
+            assert!(agrees(expr, &batch));
+        }
+    }
+
+    #[test]
+    fn long_in_lists_use_the_set_and_match_datafusion() {
+        let batch = batch(&values());
+        let schema = batch.schema();
+        let mut list: Vec<_> = (0..5_000).map(|i| view_lit(&format!("v{i}"))).collect();
+        list.extend([view_lit("GB"), view_lit(""), view_lit("Ünïcödé")]);
+        for negated in [false, true] {
+            let expr = in_list(column(), list.clone(), &negated, &schema).unwrap();
             assert!(agrees(expr, &batch));
         }
     }

@@ -12,6 +12,34 @@ use crate::{Error, Result};
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
 
+/// Earliest year an `as_of` (or any instant a request names) may fall in.
+pub const MIN_YEAR: i32 = 1900;
+/// Latest year an `as_of` may fall in.
+pub const MAX_YEAR: i32 = 9999;
+
+/// `t` if it lies in the years [`MIN_YEAR`]..=[`MAX_YEAR`] (UTC), else an
+/// `InvalidArgument` naming the range. Every query checks its `as_of` so,
+/// before any date arithmetic: windows, calendar periods and the instant
+/// before `as_of` then always exist (a window is at most about 100 years,
+/// `strata_dsl` checks that).
+pub fn check_as_of(t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    if (MIN_YEAR..=MAX_YEAR).contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "as_of {} is out of range: it must fall in the years {MIN_YEAR} to {MAX_YEAR} (UTC)",
+            t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        )))
+    }
+}
+
+/// The last instant before `t` (`t` - 1 µs): the last one that exists for
+/// a query at `t`.
+pub fn last_instant_before(t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    t.checked_sub_signed(TimeDelta::microseconds(1))
+        .ok_or_else(|| Error::InvalidArgument(format!("no instant exists before {t}")))
+}
+
 /// `t - d`, with calendar months and years (day clamped to month end).
 pub fn sub_duration(t: DateTime<Utc>, d: Duration) -> Result<DateTime<Utc>> {
     let amount = i64::from(d.amount);
@@ -93,6 +121,18 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn as_of_range() {
+        assert!(check_as_of(t("1900-01-01T00:00:00Z")).is_ok());
+        assert!(check_as_of(t("9999-12-31T23:59:59.999999Z")).is_ok());
+        let err = check_as_of(t("1899-12-31T23:59:59Z"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("years 1900 to 9999"), "{err}");
+        assert!(check_as_of(DateTime::<Utc>::MAX_UTC).is_err());
+        assert!(last_instant_before(DateTime::<Utc>::MIN_UTC).is_err());
     }
 
     #[test]

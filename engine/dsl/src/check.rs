@@ -13,6 +13,7 @@ use crate::error::Diagnostic;
 use crate::format;
 use crate::locate::Locator;
 use crate::parser::{self, operand_span};
+use crate::size;
 use crate::suggest;
 use crate::validate;
 
@@ -20,14 +21,12 @@ use crate::validate;
 const MAX_SEGMENT_DEPTH: usize = 32;
 
 pub(crate) fn check(seg: &Segment, catalog: &dyn Catalog, src: Option<&str>) -> Vec<Diagnostic> {
+    // A segment over a size limit is not walked any further.
+    if let Some(d) = size::limit_error(&seg.expr) {
+        return vec![d];
+    }
     let loc = Locator::new(src);
     let mut diags = validate::validate(seg, loc);
-    if diags
-        .iter()
-        .any(|d| d.message.contains("nested too deeply"))
-    {
-        return diags;
-    }
     let mut c = Checker {
         catalog,
         loc,

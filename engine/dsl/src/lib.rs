@@ -69,18 +69,18 @@ mod format;
 mod lexer;
 mod locate;
 mod parser;
+mod size;
 mod suggest;
 mod time;
 mod validate;
 
 pub use catalog::{Catalog, FieldType, StaticCatalog};
 pub use error::{Diagnostic, Diagnostics, Error, Related, Result};
+pub use size::{
+    MAX_CONDITIONS, MAX_DEPTH, MAX_LIST_VALUES, OverLimit, SegmentRef, Shape, Size, shape,
+};
 
 use ast::Segment;
-
-/// Segments nested deeper than this (AND / OR / NOT / WHERE levels) are
-/// rejected, so no part of the engine can overflow its stack on them.
-pub const MAX_DEPTH: usize = 64;
 
 /// The longest segment text accepted, in bytes (16 MiB).
 pub const MAX_SOURCE_LEN: usize = 16 << 20;

@@ -222,7 +222,7 @@ impl<'a> Parser<'a> {
                     "the segment is nested too deeply (more than {MAX_PARSE_DEPTH} levels of parentheses, NOT and WHERE)"
                 ),
             )
-            .with_suggestion("flatten the condition, or save part of it as a segment and use IN SEGMENT");
+            .with_suggestion("flatten the condition: fewer nested groups and NOTs");
             self.err(d);
             return Err(Reported);
         }

@@ -9,6 +9,7 @@ use crate::ast::{
 use crate::error::Diagnostic;
 use crate::locate::Locator;
 use crate::parser::operand_span;
+use crate::size;
 use crate::time;
 
 /// Longest duration accepted, per unit (about 100 years).
@@ -28,7 +29,7 @@ pub(crate) const MAX_BINS: u32 = 100;
 pub(crate) const MAX_ANNIVERSARY_DAYS: u32 = 366;
 
 pub(crate) fn validate(seg: &Segment, loc: Locator<'_>) -> Vec<Diagnostic> {
-    if let Some(d) = depth_error(&seg.expr) {
+    if let Some(d) = size::limit_error(&seg.expr) {
         return vec![d];
     }
     let mut v = Validator {
@@ -45,59 +46,6 @@ pub(crate) fn validate(seg: &Segment, loc: Locator<'_>) -> Vec<Diagnostic> {
     }
     v.expr(&seg.expr, false);
     v.diags
-}
-
-/// Nesting deeper than [`crate::MAX_DEPTH`] (And / Or / Not / WHERE levels),
-/// found without recursion so any AST is safe to pass.
-fn depth_error(root: &Expr) -> Option<Diagnostic> {
-    let mut stack = vec![(root, 0usize)];
-    while let Some((e, d)) = stack.pop() {
-        if d > crate::MAX_DEPTH {
-            return Some(
-                Diagnostic::new(
-                    e.span,
-                    format!(
-                        "the segment is nested too deeply (more than {} levels)",
-                        crate::MAX_DEPTH
-                    ),
-                )
-                .with_suggestion(
-                    "flatten the condition, or save part of it as a segment and use IN SEGMENT",
-                ),
-            );
-        }
-        match &e.kind {
-            ExprKind::And { args } | ExprKind::Or { args } => {
-                stack.extend(args.iter().map(|a| (a, d + 1)));
-            }
-            ExprKind::Not { arg } => stack.push((arg, d + 1)),
-            ExprKind::Performed { filter } => {
-                if let Some(p) = &filter.predicate {
-                    stack.push((p, d + 1));
-                }
-            }
-            ExprKind::Compare { lhs, .. }
-            | ExprKind::InList { lhs, .. }
-            | ExprKind::Between { lhs, .. }
-            | ExprKind::Contains { lhs, .. }
-            | ExprKind::StartsWith { lhs, .. }
-            | ExprKind::IsNull { lhs, .. }
-            | ExprKind::Truthy { lhs } => {
-                if let Operand::Aggregate(Aggregate {
-                    filter:
-                        EventFilter {
-                            predicate: Some(p), ..
-                        },
-                    ..
-                }) = lhs
-                {
-                    stack.push((p, d + 1));
-                }
-            }
-            ExprKind::Anniversary { .. } | ExprKind::InSegment { .. } => {}
-        }
-    }
-    None
 }
 
 struct Validator<'a> {

@@ -34,11 +34,20 @@ pub(crate) fn as_of(engine: &Engine, a: Option<&v1::AsOf>) -> Result<DateTime<Ut
     }
 }
 
+/// A request's instant, checked to lie in the range every query accepts
+/// (`strata_core::time::check_as_of`) before any arithmetic on it.
 pub(crate) fn from_timestamp(t: &prost_types::Timestamp) -> Result<DateTime<Utc>> {
-    u32::try_from(t.nanos)
-        .ok()
-        .and_then(|n| DateTime::<Utc>::from_timestamp(t.seconds, n))
-        .ok_or_else(|| Error::InvalidArgument(format!("as_of {t:?} is not a valid time")))
+    let time = (0..1_000_000_000)
+        .contains(&t.nanos)
+        .then(|| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos as u32))
+        .flatten()
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "as_of {{ seconds: {}, nanos: {} }} is not a valid time",
+                t.seconds, t.nanos
+            ))
+        })?;
+    Ok(strata_core::time::check_as_of(time)?)
 }
 
 /// A checked segment and its canonical text (the count cache key).

@@ -42,12 +42,22 @@ pub enum Error {
     #[error("deadline exceeded after {0:?}; the query was stopped")]
     DeadlineExceeded(std::time::Duration),
 
+    /// A streaming client took no message for this long.
+    #[error(
+        "the client read nothing for {0:?} (the server's --stream-idle-timeout); \
+         the stream was stopped: resume from the last cursor"
+    )]
+    StreamIdle(std::time::Duration),
+
     /// A broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Longest status message sent (bytes); longer ones are cut.
+const MAX_MESSAGE: usize = 4096;
 
 impl Error {
     /// The gRPC status code of this error: user mistakes are
@@ -61,11 +71,12 @@ impl Error {
             Error::InvalidSegment { .. } | Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::AlreadyExists(_) => Code::AlreadyExists,
             Error::Busy(_) => Code::ResourceExhausted,
-            Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            Error::DeadlineExceeded(_) | Error::StreamIdle(_) => Code::DeadlineExceeded,
             Error::Internal(_) => Code::Internal,
             Error::Core(e) => match e {
                 E::Dsl(_) | E::SegmentCycle { .. } | E::InvalidArgument(_) => Code::InvalidArgument,
                 E::SegmentNotFound { .. } => Code::NotFound,
+                E::SegmentExists { .. } => Code::AlreadyExists,
                 E::ResourcesExhausted(_) => Code::ResourceExhausted,
                 E::Cluster(_) => Code::Unavailable,
                 E::Dataset(_)
@@ -93,8 +104,23 @@ impl Error {
         }
     }
 
-    /// The status, with paths outside the dataset removed from the message.
+    /// The status, with paths outside the dataset removed from the message
+    /// and the message cut to [`MAX_MESSAGE`] bytes (it travels in an HTTP/2
+    /// header, and a diagnostic quotes its source line, which can be 64 KiB).
     pub(crate) fn into_status(self, data_dir: &Path) -> Status {
+        let status = self.into_full_status(data_dir);
+        if status.message().len() <= MAX_MESSAGE {
+            return status;
+        }
+        let mut cut = MAX_MESSAGE;
+        while !status.message().is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let message = format!("{} …(cut)", &status.message()[..cut]);
+        Status::with_details(status.code(), message, status.details().to_vec().into())
+    }
+
+    fn into_full_status(self, data_dir: &Path) -> Status {
         let code = self.status_code();
         match self {
             Error::InvalidSegment { text, diagnostics } => {

@@ -1,6 +1,7 @@
 //! Strata's gRPC front end (`strata.v1`): the segment, analytics and dataset
-//! services, standard health and reflection, bearer-token auth, admission
-//! limits, a count cache, and [`serve`], which runs them until a
+//! services, standard health and reflection, bearer-token auth with an
+//! admin and a read role, connection and stream limits, admission limits, a
+//! count cache, and [`serve`], which runs them until a
 //! [`CancellationToken`] says stop.
 //!
 //! ```no_run
@@ -20,15 +21,17 @@ mod config;
 mod convert;
 mod dataset_service;
 mod error;
+mod health;
 mod limits;
+mod net;
 mod segment_service;
 mod server;
 mod state;
 
 pub use analytics_service::AnalyticsSvc;
 pub use config::{
-    AuthConfig, CacheConfig, Config, DataConfig, LimitsConfig, NetConfig, parse_bytes,
-    parse_duration,
+    AuthConfig, CacheConfig, Config, DataConfig, LimitsConfig, NetConfig, TransportConfig,
+    parse_bytes, parse_duration,
 };
 pub use dataset_service::DatasetSvc;
 pub use error::Error;

@@ -25,6 +25,7 @@ pub(crate) struct Limits {
     max_waiting: usize,
     memory_limit: usize,
     max_timeout: Duration,
+    stream_idle: Duration,
 }
 
 /// Held while a query runs; releases its slot and ticket when dropped.
@@ -48,6 +49,7 @@ impl Limits {
             max_waiting: config.max_queued_queries,
             memory_limit,
             max_timeout: config.max_request_timeout,
+            stream_idle: config.stream_idle_timeout,
         }
     }
 
@@ -72,6 +74,11 @@ impl Limits {
             _ => self.max_timeout,
         };
         Instant::now() + timeout
+    }
+
+    /// How long a member stream waits for its client to read.
+    pub(crate) fn stream_idle_timeout(&self) -> Duration {
+        self.stream_idle
     }
 
     /// Waits (until `deadline`) for a slot to run a query.
@@ -135,16 +142,26 @@ pub(crate) fn parse_grpc_timeout(v: &str) -> Option<Duration> {
     })
 }
 
-/// Resident memory of this process (Linux `/proc/self/statm`).
+/// Resident memory of this process: `VmRSS` of Linux's
+/// `/proc/self/status`, which the kernel gives in kB (no page size to
+/// assume).
 pub(crate) fn resident_bytes() -> Option<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resident_memory_is_read() {
+        let rss = resident_bytes().unwrap();
+        // A test process holds more than a MiB and less than a TiB.
+        assert!(rss > 1 << 20 && rss < 1 << 40, "{rss}");
+    }
 
     #[test]
     fn grpc_timeout() {

@@ -8,10 +8,10 @@ use std::time::Instant as StdInstant;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
 use arrow::record_batch::RecordBatch;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use strata_core::{MembersRequest, SegmentStore};
 use strata_proto::v1::{self, segment_service_server::SegmentService};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -133,6 +133,8 @@ impl SegmentSvc {
         // The slot is taken before the stream starts and held until it ends.
         let admission = self.shared.limits.admit(deadline).await?;
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        let (done_tx, done_rx) = oneshot::channel();
+        let idle = self.shared.limits.stream_idle_timeout();
         let dir = self.shared.engines.dir().to_path_buf();
         tokio::spawn(async move {
             let _admission = admission;
@@ -141,6 +143,7 @@ impl SegmentSvc {
                 let stream = engine.members(&seg.segment, as_of, &mreq).await?;
                 let mut batcher = Batcher {
                     tx: &tx,
+                    idle,
                     schema: &schema,
                     with_columns,
                     batch_size,
@@ -151,20 +154,55 @@ impl SegmentSvc {
                 };
                 batcher.run(stream).await
             };
+            // A panic anywhere in the query ends the stream with an error.
+            let work = std::panic::AssertUnwindSafe(work).catch_unwind();
             let outcome = tokio::select! {
                 // The client went away: stop (dropping the query cancels it).
                 _ = tx.closed() => return,
                 r = tokio::time::timeout_at(deadline, work) => r,
             };
-            let err = match outcome {
-                Ok(Ok(())) => return,
-                Ok(Err(e)) => e,
-                Err(_) => Error::DeadlineExceeded(started.elapsed()),
+            let end = match outcome {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(e))) => Err(e.into_status(&dir)),
+                Ok(Err(panic)) => Err(panicked(panic.as_ref())),
+                Err(_) => Err(Error::DeadlineExceeded(started.elapsed()).into_status(&dir)),
             };
-            let _ = tx.send(Err(err.into_status(&dir))).await;
+            let _ = done_tx.send(end);
         });
-        Ok(Box::pin(ReceiverStream::new(rx)))
+        Ok(ended_by(ReceiverStream::new(rx), done_rx))
     }
+}
+
+/// `batches`, then the end the member task reported: nothing after a
+/// complete list, its error status otherwise. A task that ended without
+/// reporting (it panicked past `catch_unwind`, or was aborted) ends the
+/// stream with INTERNAL, so a truncated list never ends with OK.
+fn ended_by(
+    batches: ReceiverStream<Result<v1::MembersBatch, Status>>,
+    done: oneshot::Receiver<Result<(), Status>>,
+) -> MembersStream {
+    let end = futures::stream::once(async move {
+        match done.await {
+            Ok(Ok(())) => None,
+            Ok(Err(status)) => Some(Err(status)),
+            Err(_) => Some(Err(Status::internal(
+                "the member list stopped before its end; retry from the last cursor",
+            ))),
+        }
+    })
+    .filter_map(futures::future::ready);
+    Box::pin(batches.chain(end))
+}
+
+/// The status of a member task that panicked (the panic is logged).
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Status {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %what, "member stream task panicked");
+    Status::internal("the member list failed inside the server; retry from the last cursor")
 }
 
 type MembersStream = Pin<Box<dyn Stream<Item = Result<v1::MembersBatch, Status>> + Send>>;
@@ -173,6 +211,8 @@ type MembersStream = Pin<Box<dyn Stream<Item = Result<v1::MembersBatch, Status>>
 /// sends them.
 struct Batcher<'a> {
     tx: &'a mpsc::Sender<Result<v1::MembersBatch, Status>>,
+    /// Longest wait for the client to take a batch before giving up.
+    idle: std::time::Duration,
     schema: &'a arrow::datatypes::SchemaRef,
     with_columns: bool,
     batch_size: usize,
@@ -248,7 +288,10 @@ impl Batcher<'_> {
             sent: self.sent,
             as_of: Some(convert::timestamp(self.as_of)),
         };
-        Ok(self.tx.send(Ok(msg)).await.is_ok())
+        match tokio::time::timeout(self.idle, self.tx.send(Ok(msg))).await {
+            Ok(sent) => Ok(sent.is_ok()),
+            Err(_) => Err(Error::StreamIdle(self.idle)),
+        }
     }
 }
 
@@ -287,8 +330,9 @@ impl Cursor {
     }
 
     fn as_of(&self) -> Result<chrono::DateTime<chrono::Utc>> {
-        chrono::DateTime::from_timestamp_micros(self.as_of_micros)
-            .ok_or_else(|| Error::InvalidArgument("cursor holds an invalid as_of".into()))
+        let t = chrono::DateTime::from_timestamp_micros(self.as_of_micros)
+            .ok_or_else(|| Error::InvalidArgument("cursor holds an invalid as_of".into()))?;
+        Ok(strata_core::time::check_as_of(t)?)
     }
 }
 
@@ -381,20 +425,27 @@ impl SegmentService for SegmentSvc {
             SegmentStore::validate_name(&req.name)?;
             let loaded = self.shared.engines.current().await?;
             let store = loaded.engine.dataset().segments();
-            if req.create_only && store.get(&req.name).is_ok() {
-                return Err(Error::AlreadyExists(format!(
-                    "segment '{}' exists already",
-                    req.name
-                )));
-            }
             convert::parse_text(&loaded.engine, &req.dsl)?;
-            // A reference cycle through this segment is refused when a
-            // segment using it runs (INVALID_ARGUMENT).
-            let name = req.name.clone();
-            let dsl = req.dsl.clone();
-            tokio::task::spawn_blocking(move || store.save(&name, &dsl))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))??;
+            // Cycles and expansions over the size limits are refused here,
+            // not when a segment using this one next runs.
+            let engine = loaded.engine.clone();
+            let (name, dsl, create_only) = (req.name.clone(), req.dsl.clone(), req.create_only);
+            tokio::task::spawn_blocking(move || {
+                engine.check_save(&name, &dsl)?;
+                if create_only {
+                    store.create(&name, &dsl)
+                } else {
+                    store.save(&name, &dsl)
+                }
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| match e {
+                strata_core::Error::SegmentExists { name } => {
+                    Error::AlreadyExists(format!("segment '{name}' exists already"))
+                }
+                other => other.into(),
+            })?;
             // Make the new version visible to the next request at once.
             self.shared.engines.current().await?;
             Ok(v1::SavedSegment {

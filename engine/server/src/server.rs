@@ -2,23 +2,23 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use strata_core::EngineConfig;
 use strata_proto::v1::analytics_service_server::AnalyticsServiceServer;
 use strata_proto::v1::dataset_service_server::DatasetServiceServer;
 use strata_proto::v1::segment_service_server::SegmentServiceServer;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-use crate::auth::Auth;
+use crate::auth::AuthLayer;
 use crate::cache::CountCache;
 use crate::error::{Error, Result};
+use crate::health::BoundedHealth;
 use crate::limits::Limits;
 use crate::state::EngineHandle;
-use crate::{AnalyticsSvc, Config, DatasetSvc, SegmentSvc, Shared};
+use crate::{AnalyticsSvc, Config, DatasetSvc, SegmentSvc, Shared, TransportConfig};
 
 /// A server with its dataset open and its socket bound, not yet serving.
 #[derive(Debug)]
@@ -29,13 +29,26 @@ pub struct BoundServer {
 }
 
 impl BoundServer {
-    /// Opens the dataset and binds the listen address.
+    /// Checks the configuration ([`Config::check`]), opens the dataset and
+    /// binds the listen address.
     pub async fn bind(config: Config) -> Result<BoundServer> {
+        config.check()?;
+        if config.is_public() && !config.has_tls() && config.auth.enabled() {
+            tracing::warn!(
+                listen = %config.net.listen,
+                "serving a non-loopback address without TLS: tokens travel in clear text \
+                 (set --tls-cert and --tls-key)"
+            );
+        }
         let mut engine = EngineConfig {
             // Operators get half of the limit; the rest is for scans,
             // buffers and the server itself.
             memory_limit: config.data.memory_limit / 2,
             cluster: config.data.cluster.clone(),
+            spill: strata_core::SpillConfig {
+                dir: config.data.spill_dir.clone(),
+                max_bytes: config.data.max_spill_size as u64,
+            },
             ..EngineConfig::default()
         };
         if config.data.threads > 0 {
@@ -45,7 +58,10 @@ impl BoundServer {
         let shared = Arc::new(Shared {
             engines,
             limits: Limits::new(&config.limits, config.data.memory_limit),
-            cache: CountCache::new(config.cache.count_cache_entries),
+            cache: CountCache::new(
+                config.cache.count_cache_entries,
+                config.cache.count_cache_bytes,
+            ),
         });
         let listener = tokio::net::TcpListener::bind(config.net.listen)
             .await
@@ -73,7 +89,6 @@ impl BoundServer {
             listener,
         } = self;
         let max = config.limits.max_request_size;
-        let auth = Auth::new(config.auth.token.as_deref());
 
         let segments = SegmentServiceServer::new(SegmentSvc::new(shared.clone()))
             .max_decoding_message_size(max)
@@ -97,7 +112,9 @@ impl BoundServer {
             .send_compressed(CompressionEncoding::Zstd)
             .send_compressed(CompressionEncoding::Gzip);
 
-        let (health, health_service) = tonic_health::server::health_reporter();
+        let health = tonic_health::server::HealthReporter::new();
+        let health_service =
+            BoundedHealth::server(health.clone(), config.transport.max_health_watches);
         health
             .set_serving::<SegmentServiceServer<SegmentSvc>>()
             .await;
@@ -118,27 +135,20 @@ impl BoundServer {
             .build_v1alpha()
             .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
 
-        let mut builder = Server::builder()
-            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
-            .tcp_nodelay(true);
-        if let (Some(cert), Some(key)) = (&config.net.tls_cert, &config.net.tls_key) {
-            let read = |p: &std::path::Path| {
-                std::fs::read(p).map_err(|e| {
-                    Error::InvalidArgument(format!("cannot read {}: {e}", p.display()))
-                })
-            };
-            let identity = Identity::from_pem(read(cert)?, read(key)?);
+        let mut builder = transport(&config.transport);
+        if let Some(tls) = tls_config(&config)? {
             builder = builder
-                .tls_config(ServerTlsConfig::new().identity(identity))
+                .tls_config(tls)
                 .map_err(|e| Error::InvalidArgument(format!("TLS: {e}")))?;
         }
         let router = builder
+            .layer(AuthLayer::new(&config.auth))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
-            .add_service(InterceptedService::new(segments, auth.clone()))
-            .add_service(InterceptedService::new(datasets, auth.clone()))
-            .add_service(InterceptedService::new(analytics, auth.clone()));
+            .add_service(segments)
+            .add_service(datasets)
+            .add_service(analytics);
 
         let shutdown = {
             let stop = stop.clone();
@@ -157,11 +167,45 @@ impl BoundServer {
                     .await;
             }
         };
+        let t = &config.transport;
+        let incoming = crate::net::incoming(listener, t.max_connections, t.handshake_timeout);
         router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await
             .map_err(|e| Error::Internal(format!("server: {e}")))
     }
+}
+
+/// The HTTP/2 limits of `t`. (TCP_NODELAY is set per socket by
+/// [`crate::net::incoming`]: tonic ignores its TCP settings with an
+/// incoming stream.)
+fn transport(t: &TransportConfig) -> Server {
+    let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+    Server::builder()
+        .max_concurrent_streams(t.max_concurrent_streams)
+        .http2_max_pending_accept_reset_streams(Some(t.http2_max_pending_accept_reset_streams))
+        // Explicit: tonic passes its unset `None` on to hyper, which means
+        // no limit at all rather than hyper's default of 1024.
+        .http2_max_local_error_reset_streams(Some(t.http2_max_local_error_reset_streams))
+        .http2_keepalive_interval(nonzero(t.http2_keepalive_interval))
+        .http2_keepalive_timeout(Some(t.http2_keepalive_timeout))
+}
+
+/// TLS with --tls-cert and --tls-key, with the handshake timeout.
+fn tls_config(config: &Config) -> Result<Option<ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&config.net.tls_cert, &config.net.tls_key) else {
+        return Ok(None);
+    };
+    let read = |p: &std::path::Path| {
+        std::fs::read(p)
+            .map_err(|e| Error::InvalidArgument(format!("cannot read {}: {e}", p.display())))
+    };
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
+    let handshake = config.transport.handshake_timeout;
+    if !handshake.is_zero() {
+        tls = tls.timeout(handshake);
+    }
+    Ok(Some(tls))
 }
 
 /// Opens the dataset, binds, prints `listening on ADDR` on stdout, and

@@ -149,9 +149,19 @@ pub(crate) struct ExplainArgs {
     pub(crate) analyze: bool,
 }
 
+/// Stack of every runtime thread. Segments are bounded in depth and size
+/// at the source (`strata_dsl::MAX_DEPTH`, `MAX_CONDITIONS`), and the
+/// compiler builds balanced expressions, but DataFusion's optimizer joins
+/// conjunctions back into left-deep chains, and evaluating or dropping
+/// such a chain recurses once per condition. 8 MiB (Linux's main-thread
+/// default, 4x tokio's) keeps a 1,000-condition chain far from the end of
+/// the stack in any build profile; the memory is reserved, not resident.
+const THREAD_STACK: usize = 8 << 20;
+
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(THREAD_STACK)
         .build()?)
 }
 

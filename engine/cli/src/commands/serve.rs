@@ -29,6 +29,8 @@ pub(crate) const DEMO_DATA: &str = "demo-data";
 
 pub(crate) fn run(a: ServeArgs) -> anyhow::Result<()> {
     let config = a.config;
+    // Before the demo dataset is generated: a refused --listen fails fast.
+    config.check()?;
     let data = config.data.data.clone();
     if !data.join(strata_datasets::MANIFEST_FILE).exists() {
         if data != Path::new(DEMO_DATA) {
@@ -40,8 +42,8 @@ pub(crate) fn run(a: ServeArgs) -> anyhow::Result<()> {
         }
         generate_demo(&data)?;
     }
-    let tls = config.net.tls_cert.is_some();
-    let token = config.auth.token.is_some();
+    let tls = config.has_tls();
+    let token = config.auth.enabled();
     super::query::runtime()?.block_on(async move {
         let stop = strata_server::CancellationToken::new();
         tokio::spawn({

@@ -62,7 +62,7 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
         .when(t().gt_eq(ts_lit(p_start)), lit(IN_P))
         .otherwise(lit(BEFORE))?;
 
-    let last = months::month_of_instant(cx.as_of - chrono::TimeDelta::microseconds(1));
+    let last = months::month_of_instant(time::last_instant_before(cx.as_of)?);
     let first = cx.dataset.first_event_month().map_or(last, |f| f.min(last));
     let mut scans = Vec::new();
     for branch in months::split(first, last, &[p_start, c_start, cx.as_of]) {

@@ -43,6 +43,7 @@ use arrow::array::{AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, 
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use datafusion::common::{JoinType, ScalarValue};
+use datafusion::execution::memory_pool::MemoryReservation;
 use datafusion::functions::expr_fn::nullif;
 use datafusion::functions_aggregate::expr_fn::{bit_or, count, min, sum};
 use datafusion::functions_aggregate::sum::sum_udaf;
@@ -130,6 +131,7 @@ impl Engine {
                 "bins must be between 1 and {MAX_REPORT_BINS}, not {bins}"
             )));
         }
+        time::check_as_of(req.as_of)?;
         let cx = Context::new(self.session(), self.dataset(), req.as_of);
         let scope = self.scope(req).await?;
         let frames = match kind {
@@ -381,18 +383,16 @@ async fn rfm_report(
     // One pass: at most bins³ cells, from which every table is derived.
     // Money is summed exactly (the amount's own type) and converted once,
     // in `segments`, so revenue does not depend on the order of rows.
-    let cells = scored
-        .aggregate(
-            vec![ident("r"), ident("f"), ident("m"), ident("segment")],
-            vec![
-                count(lit(1i64)).alias("profiles"),
-                sum(ident("recency_days")).alias("sum_recency_days"),
-                sum(ident("frequency")).alias("sum_frequency"),
-                sum(ident(rfm::MONETARY_SUM)).alias("sum_monetary"),
-            ],
-        )?
-        .cache()
-        .await?;
+    let cells = scored.aggregate(
+        vec![ident("r"), ident("f"), ident("m"), ident("segment")],
+        vec![
+            count(lit(1i64)).alias("profiles"),
+            sum(ident("recency_days")).alias("sum_recency_days"),
+            sum(ident("frequency")).alias("sum_frequency"),
+            sum(ident(rfm::MONETARY_SUM)).alias("sum_monetary"),
+        ],
+    )?;
+    let cells = cx.cache(cells, "rfm report cells").await?;
 
     let by_segment = cells.clone().aggregate(
         vec![ident("segment").alias(KEY)],
@@ -698,7 +698,10 @@ fn period_index(period: CohortPeriod, date: NaiveDate) -> i64 {
 fn period_start(period: CohortPeriod, idx: i64) -> Result<NaiveDate> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let out = match period {
-        CohortPeriod::Week => epoch.checked_add_signed(TimeDelta::days(idx * 7 - 3)),
+        CohortPeriod::Week => idx
+            .checked_mul(7)
+            .and_then(|d| TimeDelta::try_days(d - 3))
+            .and_then(|d| epoch.checked_add_signed(d)),
         CohortPeriod::Month => i32::try_from(idx.div_euclid(12))
             .ok()
             .and_then(|y| NaiveDate::from_ymd_opt(y, idx.rem_euclid(12) as u32 + 1, 1)),
@@ -746,9 +749,9 @@ fn floor_div(a: Expr, b: i64) -> Expr {
 /// The last period shown: the one holding the last instant that exists
 /// (as_of itself is excluded, so a period starting exactly at as_of is
 /// empty by definition and not shown).
-fn last_period(period: CohortPeriod, as_of: DateTime<Utc>) -> i64 {
-    let last = as_of - TimeDelta::microseconds(1);
-    period_index(period, last.date_naive())
+fn last_period(period: CohortPeriod, as_of: DateTime<Utc>) -> Result<i64> {
+    let last = time::last_instant_before(as_of)?;
+    Ok(period_index(period, last.date_naive()))
 }
 
 /// Most periods the one-pass plan ([`cells_by_masks`]) tracks: 8 masks of
@@ -761,7 +764,7 @@ async fn retention_report(
     period: CohortPeriod,
     scope: &Scope,
 ) -> Result<Vec<(&'static str, DataFrame)>> {
-    let last = last_period(period, cx.as_of);
+    let last = last_period(period, cx.as_of)?;
     // No event is older than the first event partition's month.
     let first = cx
         .dataset
@@ -778,6 +781,7 @@ async fn retention_report(
     };
 
     // The triangle: every cohort × every period from its start to the last.
+    let _memory = reserve_triangle(cx, &cells, last)?;
     let (mut starts, mut ks, mut sizes, mut actives, mut fractions) =
         (vec![], vec![], vec![], vec![], vec![]);
     for (&c, &n) in &cells.sizes {
@@ -809,6 +813,29 @@ async fn retention_report(
         ],
     )?;
     Ok(vec![("cohorts", values_frame(cx.ctx, &triangle)?)])
+}
+
+/// Most cells a retention triangle may have (about 36 MB of columns): ten
+/// years of weekly cohorts have about 140,000, a century of monthly ones
+/// about 720,000. An as_of far past the data would ask for millions.
+const MAX_TRIANGLE_CELLS: u64 = 1_000_000;
+
+/// Bytes of one triangle cell: a Date32, three Int64 and a Float64.
+const TRIANGLE_CELL_BYTES: u64 = 36;
+
+/// Checks the size of the triangle `cells` and `last` make, and reserves
+/// its columns in the session's memory pool (released when dropped).
+fn reserve_triangle(cx: &Context<'_>, cells: &Cells, last: i64) -> Result<MemoryReservation> {
+    let total = cells.sizes.keys().fold(0u64, |n, &c| {
+        n.saturating_add(u64::try_from(last.saturating_sub(c)).unwrap_or(0) + 1)
+    });
+    if total > MAX_TRIANGLE_CELLS {
+        return Err(Error::ResourcesExhausted(format!(
+            "the retention triangle would have {total} cells; at most {MAX_TRIANGLE_CELLS}: \
+             choose an as_of nearer the data or monthly periods"
+        )));
+    }
+    cx.reserve("retention triangle", (total * TRIANGLE_CELL_BYTES) as usize)
 }
 
 /// The non-empty cells of a retention matrix.
@@ -912,11 +939,8 @@ async fn cells_by_pairs(cx: &Context<'_>, period: CohortPeriod, scope: &Scope) -
         ],
         vec![],
     )?;
-    let active = scope
-        .restrict(cx, active, RowsPerId::Several)
-        .await?
-        .cache()
-        .await?;
+    let active = scope.restrict(cx, active, RowsPerId::Several).await?;
+    let active = cx.cache(active, "retention active periods").await?;
     let cohort_of = active.clone().aggregate(
         vec![ident("profile_id").alias("__cpid")],
         vec![min(ident("__p")).alias("__c")],

@@ -85,7 +85,7 @@ pub(crate) async fn scored(cx: &Context<'_>, p: &AnalyticsParams) -> Result<Data
         ])?;
 
     // Held once: read for the order statistics, then scored.
-    let inputs = inputs.cache().await?;
+    let inputs = cx.cache(inputs, "rfm inputs").await?;
 
     // A score is monotone in its value, so it is 1 plus the number of
     // score boundaries the value lies beyond: the boundaries are order
@@ -101,6 +101,10 @@ pub(crate) async fn scored(cx: &Context<'_>, p: &AnalyticsParams) -> Result<Data
         ])?
         .collect()
         .await?;
+    // The collected columns and their copies below, 24 bytes a buyer.
+    let rows: usize = columns.iter().map(|b| b.num_rows()).sum();
+    let held: usize = columns.iter().map(|b| b.get_array_memory_size()).sum();
+    let _memory = cx.reserve("rfm score columns", held + rows * 24)?;
     let (mut recency, mut frequency, mut monetary) = (vec![], vec![], vec![]);
     for b in &columns {
         if b.columns().iter().any(|c| c.null_count() > 0) {

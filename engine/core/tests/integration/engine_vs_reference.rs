@@ -46,6 +46,7 @@ fn config() -> EngineConfig {
         memory_limit: 512 << 20,
         batch_size: 8192,
         cluster: None,
+        ..EngineConfig::default()
     }
 }
 
