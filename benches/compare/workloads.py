@@ -2,7 +2,7 @@
 
 Every workload is stated twice: as what Strata runs (a DSL segment, a report,
 or a member export) and as hand-written SQL for DuckDB, chDB (ClickHouse) and
-plain DataFusion, written from DESIGN.md "Semantics" (as_of from the dataset
+plain DataFusion, written from docs/design.md#semantics (as_of from the dataset
 manifest; a window "within N days" is `as_of - N days <= event_time <
 as_of`; a comparison with NULL is false). The SQL is the independent
 correctness check: every engine must return the same answer (after

@@ -7,7 +7,6 @@
 //!                                           sorted by (profile_id, event_time)
 //! ```
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Utc};
@@ -57,31 +56,6 @@ pub fn parse_partition_dir_name(name: &str) -> Option<(i32, u32)> {
 /// `part-00042.parquet`: data file names sort lexically in profile order.
 pub fn part_file_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
-}
-
-/// A temp path next to `path` (same directory, so a rename is atomic):
-/// `.<name>.tmp-<random>`. Hidden and without the `.parquet` extension, so
-/// table scans never pick it up.
-pub fn temp_path_for(path: &Path) -> PathBuf {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    path.with_file_name(format!(".{name}.tmp-{:08x}", rand::random::<u32>()))
-}
-
-/// Writes `bytes` to `path` atomically: temp file in the same directory,
-/// fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path_for(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
 }
 
 /// Lists the `*.parquet` files directly in `dir`, sorted by name.

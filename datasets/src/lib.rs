@@ -31,6 +31,7 @@
 //! assert_eq!(d.events.rows, summary.events);
 //! ```
 
+mod atomic;
 mod describe;
 mod error;
 mod generate;
@@ -43,6 +44,7 @@ mod staging;
 
 pub mod cli;
 
+pub use atomic::{AtomicFile, Replace, temp_path_for, write_atomic};
 pub use describe::{Description, TableDescription, describe};
 pub use error::{BadRow, Error, Result};
 pub use generate::{CHUNK_PROFILES, DEFAULT_AS_OF, GenConfig, GenSummary, Scale, generate};
@@ -53,7 +55,7 @@ pub use import::{
 pub use layout::{
     EVENT_MONTH, EVENTS_DIR, MANIFEST_FILE, PROFILES_DIR, event_partitions, events_dir,
     parquet_files, parse_partition_dir_name, part_file_name, partition_dir_name, partition_for,
-    profiles_dir, temp_path_for, write_atomic,
+    profiles_dir,
 };
 pub use manifest::{Channels, FORMAT_VERSION, GeneratorInfo, ImportInfo, Manifest, Roles};
 pub use parquet_io::{

@@ -6,8 +6,9 @@ use std::path::Path;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::{Replace, write_atomic};
 use crate::error::{Error, Result};
-use crate::layout::{MANIFEST_FILE, write_atomic};
+use crate::layout::MANIFEST_FILE;
 
 /// The manifest format this crate writes and understands.
 pub const FORMAT_VERSION: u32 = 1;
@@ -192,7 +193,7 @@ impl Manifest {
     /// Writes `<dir>/strata.toml` atomically (temp file + rename).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let path = dir.as_ref().join(MANIFEST_FILE);
-        write_atomic(&path, self.to_toml().as_bytes())
+        write_atomic(&path, self.to_toml().as_bytes(), Replace::Yes)
     }
 
     /// Gives the dataset a new `dataset_version` (current time + random

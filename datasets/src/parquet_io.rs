@@ -1,7 +1,6 @@
 //! Parquet writer settings shared by every Strata table, and an atomic
 //! Parquet file writer.
 
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
@@ -12,8 +11,8 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 
+use crate::atomic::{AtomicFile, Replace};
 use crate::error::{Error, Result};
-use crate::layout::temp_path_for;
 
 /// Rows per row group: 128 Ki.
 ///
@@ -80,40 +79,34 @@ pub struct FileStats {
     pub bytes: u64,
 }
 
-/// Writes one Parquet file atomically: the data goes to a hidden temp file
-/// next to the target and is renamed into place by [`finish`](Self::finish).
-/// Dropping the writer without finishing removes the temp file.
+/// Writes one Parquet file atomically ([`AtomicFile`]): the data goes to
+/// a hidden temp file next to the target and takes its name in
+/// [`finish`](Self::finish). Dropping the writer without finishing removes
+/// the temp file.
 #[derive(Debug)]
 pub struct AtomicParquetWriter {
     path: PathBuf,
-    tmp: PathBuf,
-    writer: Option<ArrowWriter<BufWriter<File>>>,
+    writer: ArrowWriter<BufWriter<AtomicFile>>,
     rows: u64,
 }
 
 impl AtomicParquetWriter {
     /// Starts writing `path` with `schema` and `props`.
     pub fn create(path: &Path, schema: SchemaRef, props: WriterProperties) -> Result<Self> {
-        let tmp = temp_path_for(path);
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let file = AtomicFile::create(path)?;
         let writer =
             ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
                 .map_err(|e| Error::parquet(path, e))?;
         Ok(AtomicParquetWriter {
             path: path.to_path_buf(),
-            tmp,
-            writer: Some(writer),
+            writer,
             rows: 0,
         })
     }
 
     /// Appends a batch (its schema must be the writer's).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let writer = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| Error::Internal("write after finish".into()))?;
-        writer
+        self.writer
             .write(batch)
             .map_err(|e| Error::parquet(&self.path, e))?;
         self.rows += batch.num_rows() as u64;
@@ -128,36 +121,24 @@ impl AtomicParquetWriter {
     /// Bytes currently buffered in memory by the writer (encoded pages of the
     /// open row group).
     pub fn in_progress_bytes(&self) -> usize {
-        self.writer.as_ref().map_or(0, |w| w.in_progress_size())
+        self.writer.in_progress_size()
     }
 
-    /// Writes the footer, flushes and renames the file into place.
-    pub fn finish(mut self) -> Result<FileStats> {
-        let writer = self
+    /// Writes the footer, fsyncs and renames the file into place.
+    pub fn finish(self) -> Result<FileStats> {
+        let buf = self
             .writer
-            .take()
-            .ok_or_else(|| Error::Internal("finish twice".into()))?;
-        let buf = writer
             .into_inner()
             .map_err(|e| Error::parquet(&self.path, e))?;
         let file = buf
             .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        let bytes = file.metadata().map_err(|e| Error::io(&self.tmp, e))?.len();
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+            .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        let bytes = file.len()?;
+        file.commit(Replace::Yes)?;
         Ok(FileStats {
             rows: self.rows,
             bytes,
         })
-    }
-}
-
-impl Drop for AtomicParquetWriter {
-    fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! RFM, channel mix, lifecycle and retention, exactly as DESIGN.md
-//! "Semantics" defines them.
+//! RFM, channel mix, lifecycle and retention, exactly as
+//! docs/design.md#semantics defines them.
 //!
 //! Each analysis has a per-profile table (what the DSL built-ins join) and a
 //! report (what marketers read); the report is an aggregation of the
@@ -81,7 +81,14 @@ impl<'a> Context<'a> {
     /// task per partition), its batches reserved in the memory pool as
     /// `what` as they arrive and for as long as the returned frame's table
     /// lives ([`HeldTable`]).
+    ///
+    /// On a cluster the session has a cache factory (Ballista's), and the
+    /// cache is a plan node the executors hold: a table of this process's
+    /// memory could not be shipped to them.
     pub(crate) async fn cache(&self, df: DataFrame, what: &str) -> Result<DataFrame> {
+        if self.ctx.state_ref().read().cache_factory().is_some() {
+            return Ok(df.cache().await?);
+        }
         let task = Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await?;
         let schema = plan.schema();

@@ -1,7 +1,7 @@
 //! The compiler: a checked segment AST becomes a DataFusion plan over the
 //! dataset's Parquet tables, built with the DataFrame/Expr API.
 //!
-//! Shape of every plan (DESIGN.md "How a query runs"):
+//! Shape of every plan (docs/design.md#plan-shape):
 //! ```text
 //! profiles ──(attribute filters pushed into the scan)──┐
 //! events ─ filter(as_of, needed types, needed months) ─ aggregate by profile_id:
@@ -588,6 +588,9 @@ impl<'a> Compiler<'a> {
                     left = l2;
                     items.push(r);
                 }
+                // Repeated values change nothing but the plan's size.
+                let mut seen = std::collections::HashSet::with_capacity(items.len());
+                items.retain(|e| seen.insert(e.clone()));
                 left.in_list(items, *negated)
             }
             ExprKind::Between {
@@ -758,7 +761,7 @@ impl<'a> Compiler<'a> {
 
 /// Whether `e` holds for a profile without any event: `Some(b)` when that
 /// does not depend on the profile's attributes or built-ins, `None` when
-/// it may. DESIGN.md "Semantics": over no events count and sum are 0 and
+/// it may. docs/design.md#semantics: over no events count and sum are 0 and
 /// avg / min / max / first / last are NULL; a comparison with NULL is false;
 /// NOT is the complement.
 fn holds_without_events(e: &Expr) -> Option<bool> {

@@ -8,7 +8,6 @@
 //! mean.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -52,36 +51,18 @@ impl Engine {
         let dir = store.dir().join(name);
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(MEMBERS_FILE);
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let tmp = dir.join(format!(
-            ".{MEMBERS_FILE}.tmp-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let result: Result<u64> = async {
-            let file = std::fs::File::create(&tmp)?;
-            let mut writer = parquet::arrow::ArrowWriter::try_new(
-                file,
-                schema,
-                Some(strata_datasets::writer_properties()),
-            )?;
-            let mut rows = 0u64;
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows() as u64;
-                writer.write(&batch)?;
-            }
-            writer.close()?;
-            std::fs::rename(&tmp, &path)?;
-            Ok(rows)
+        let mut writer = strata_datasets::AtomicParquetWriter::create(
+            &path,
+            schema,
+            strata_datasets::writer_properties(),
+        )?;
+        while let Some(batch) = stream.next().await {
+            writer.write(&batch?)?;
         }
-        .await;
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        let rows = writer.finish()?.rows;
         Ok(Materialized {
             relative_path: PathBuf::from("segments").join(name).join(MEMBERS_FILE),
-            rows: result?,
+            rows,
         })
     }
 }

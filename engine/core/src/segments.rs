@@ -1,11 +1,11 @@
 //! Saved segments: `<data>/segments/<name>.seg`, plain DSL text, written
-//! atomically (temp file + rename). Saving or deleting bumps the dataset
+//! atomically (`strata_datasets::write_atomic`). Saving or deleting bumps the dataset
 //! version, because `IN SEGMENT name` changes meaning.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use strata_datasets::{Replace, write_atomic};
 
 use crate::{Error, Result};
 
@@ -101,12 +101,14 @@ impl SegmentStore {
         Self::validate_name(name)?;
         std::fs::create_dir_all(self.dir())?;
         write_atomic(&self.path(name), text.as_bytes(), Replace::No).map_err(|e| match e {
-            Error::Io(io) if io.kind() == std::io::ErrorKind::AlreadyExists => {
+            strata_datasets::Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
                 Error::SegmentExists {
                     name: name.to_string(),
                 }
             }
-            other => other,
+            other => other.into(),
         })?;
         self.bump_version()
     }
@@ -135,98 +137,5 @@ impl SegmentStore {
         manifest.bump_version();
         manifest.save(&self.data_dir)?;
         Ok(())
-    }
-}
-
-/// Whether [`write_atomic`] may replace an existing file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Replace {
-    Yes,
-    /// Fail with `ErrorKind::AlreadyExists` if the file exists.
-    No,
-}
-
-/// Writes `bytes` to `path` through a temp file in the same directory (a
-/// name unique to this process and call), fsynced, then renamed into place
-/// (or hard-linked, which fails if `path` exists, with [`Replace::No`]),
-/// and fsyncs the directory: readers see the old or the new content, never
-/// a partial file, and concurrent writers never share a temp file.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], replace: Replace) -> Result<()> {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::Internal(format!("no parent for {}", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        match replace {
-            Replace::Yes => std::fs::rename(&tmp, path),
-            Replace::No => std::fs::hard_link(&tmp, path).and_then(|()| std::fs::remove_file(&tmp)),
-        }
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn concurrent_saves_never_mix_or_leave_temp_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.seg");
-        let texts: Vec<String> = (0..8).map(|i| format!("{i}").repeat(100_000)).collect();
-        std::thread::scope(|s| {
-            for t in &texts {
-                let path = &path;
-                s.spawn(move || {
-                    for _ in 0..20 {
-                        write_atomic(path, t.as_bytes(), Replace::Yes).unwrap();
-                    }
-                });
-            }
-        });
-        let got = std::fs::read_to_string(&path).unwrap();
-        assert!(texts.contains(&got), "a mixed file");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1, "temp files left behind");
-    }
-
-    #[test]
-    fn create_only_has_one_winner() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.seg");
-        let wins = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for i in 0..8 {
-                let (path, wins) = (&path, &wins);
-                s.spawn(
-                    move || match write_atomic(path, format!("{i}").as_bytes(), Replace::No) {
-                        Ok(()) => {
-                            wins.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                        Err(e) => panic!("{e}"),
-                    },
-                );
-            }
-        });
-        assert_eq!(wins.load(Ordering::SeqCst), 1);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

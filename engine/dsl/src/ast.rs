@@ -70,7 +70,7 @@ pub struct Comment {
     pub span: Span,
 }
 
-/// A boolean expression. Membership is two-valued (DESIGN.md "Semantics"):
+/// A boolean expression. Membership is two-valued (docs/design.md#semantics):
 /// a comparison with a NULL operand is false, NOT is the set complement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Expr {
@@ -272,7 +272,7 @@ pub enum CmpOp {
     GtEq,
 }
 
-/// A built-in per-profile analytic (DESIGN.md "Semantics").
+/// A built-in per-profile analytic (docs/design.md#semantics).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Builtin {
     pub func: BuiltinFunc,
@@ -413,7 +413,7 @@ impl BuiltinFunc {
         BuiltinFunc::Lifecycle,
     ];
 
-    /// The named RFM segments (DESIGN.md "Semantics"), values of `rfm.segment`.
+    /// The named RFM segments (docs/design.md#semantics), values of `rfm.segment`.
     pub const RFM_SEGMENTS: &'static [&'static str] = &[
         "champions",
         "loyal",

@@ -109,7 +109,7 @@ impl StaticCatalog {
     }
 
     /// The schema of the synthetic store that `strata gen` writes
-    /// (DESIGN.md "Data model"), with two saved segments, `vip` and
+    /// (docs/design.md#table-schemas), with two saved segments, `vip` and
     /// `email_reachable`. Used by tests, docs and examples.
     pub fn demo() -> Self {
         use FieldType::*;

@@ -179,8 +179,9 @@ impl Checker<'_> {
                 if !self.comparable(&info, e.span, "IN (...)") {
                     return;
                 }
+                let spans = self.loc.values(region(lhs));
                 for (i, v) in list.iter().enumerate() {
-                    let vspan = self.loc.value(region(lhs), i, e.span);
+                    let vspan = spans.get(i).copied().unwrap_or(e.span);
                     if self.value_fits(&info, v, vspan) {
                         self.member(&info, v, vspan);
                     }

@@ -28,7 +28,7 @@
 //!
 //! # Semantics
 //!
-//! The meaning of a segment is defined in DESIGN.md "Semantics"; in short:
+//! The meaning of a segment is defined in docs/design.md#semantics; in short:
 //!
 //! - Every query is evaluated at an instant `as_of` (default now); only
 //!   events with `event_time < as_of` exist. A window `WITHIN 30d` is

@@ -41,8 +41,15 @@ impl<'a> Locator<'a> {
     /// The `index`-th value literal in `region` (the text after a
     /// condition's left-hand side), or `fallback`.
     pub(crate) fn value(&self, region: Span, index: usize, fallback: Span) -> Span {
+        self.values(region).get(index).copied().unwrap_or(fallback)
+    }
+
+    /// The spans of the value literals in `region`, in order: one lexing
+    /// for all values of a list (a lexing per value would make a long
+    /// IN list quadratic).
+    pub(crate) fn values(&self, region: Span) -> Vec<Span> {
         let Some((src, toks)) = self.tokens(region) else {
-            return fallback;
+            return Vec::new();
         };
         toks.iter()
             .filter(|t| match &t.tok {
@@ -55,8 +62,8 @@ impl<'a> Locator<'a> {
                 ),
                 _ => false,
             })
-            .nth(index)
-            .map_or(fallback, |t| t.span)
+            .map(|t| t.span)
+            .collect()
     }
 
     /// The window of an event filter (`WITHIN 30d`, ...), or `fallback`.

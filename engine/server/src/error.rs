@@ -56,8 +56,16 @@ pub enum Error {
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Longest status message sent (bytes); longer ones are cut.
+/// Longest status message sent, in bytes as it travels: percent-encoded in
+/// the `grpc-message` trailer, where a space or a `>` takes three bytes.
+/// Longer messages are cut.
 const MAX_MESSAGE: usize = 4096;
+/// Most BadRequest field violations sent, and the longest one (bytes).
+/// With the message, the trailers stay far under the 16 KiB header list a
+/// client accepts by default; over it, the client's HTTP/2 layer drops the
+/// answer (and, well over it, the whole connection) instead of showing it.
+const MAX_VIOLATIONS: usize = 20;
+const MAX_VIOLATION: usize = 512;
 
 impl Error {
     /// The gRPC status code of this error: user mistakes are
@@ -105,64 +113,90 @@ impl Error {
     }
 
     /// The status, with paths outside the dataset removed from the message
-    /// and the message cut to [`MAX_MESSAGE`] bytes (it travels in an HTTP/2
-    /// header, and a diagnostic quotes its source line, which can be 64 KiB).
+    /// and its size bounded: the message cut to [`MAX_MESSAGE`] encoded
+    /// bytes (a diagnostic quotes its source line, which can be 64 KiB),
+    /// the details to [`MAX_VIOLATIONS`] violations. The details repeat
+    /// the message (a `google.rpc.Status`), so the cut comes first.
     pub(crate) fn into_status(self, data_dir: &Path) -> Status {
-        let status = self.into_full_status(data_dir);
-        if status.message().len() <= MAX_MESSAGE {
-            return status;
+        let code = self.status_code();
+        let (message, violations) = self.message_and_violations(data_dir);
+        let message = match cut_encoded(&message, MAX_MESSAGE) {
+            cut if cut.len() == message.len() => message,
+            cut => format!("{cut} …(cut)"),
+        };
+        match violations {
+            Some(v) => Status::with_error_details(code, message, ErrorDetails::with_bad_request(v)),
+            None => Status::new(code, message),
         }
-        let mut cut = MAX_MESSAGE;
-        while !status.message().is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let message = format!("{} …(cut)", &status.message()[..cut]);
-        Status::with_details(status.code(), message, status.details().to_vec().into())
     }
 
-    fn into_full_status(self, data_dir: &Path) -> Status {
-        let code = self.status_code();
+    /// The whole message, and the BadRequest violations of a bad segment.
+    fn message_and_violations(self, data_dir: &Path) -> (String, Option<Vec<FieldViolation>>) {
         match self {
             Error::InvalidSegment { text, diagnostics } => {
                 let violations = diagnostics
                     .iter()
-                    .map(|d| FieldViolation::new("segment", describe(d, &text)))
-                    .collect::<Vec<_>>();
+                    .take(MAX_VIOLATIONS)
+                    .map(|d| violation(describe(d, &text)))
+                    .collect();
                 let message = if text.is_empty() {
                     format!("invalid segment: {diagnostics}")
                 } else {
                     format!("invalid segment:\n{}", diagnostics.render(&text))
                 };
-                Status::with_error_details(
-                    code,
-                    message,
-                    ErrorDetails::with_bad_request(violations),
-                )
+                (message, Some(violations))
             }
             Error::Core(strata_core::Error::Dsl(e)) => {
                 let message = e.to_string();
                 let violations = match e.diagnostics() {
                     Some(d) => d
                         .iter()
-                        .map(|d| FieldViolation::new("segment", describe(d, "")))
+                        .take(MAX_VIOLATIONS)
+                        .map(|d| violation(describe(d, "")))
                         .collect(),
-                    None => vec![FieldViolation::new("segment", message.clone())],
+                    None => vec![violation(message.clone())],
                 };
-                Status::with_error_details(
-                    code,
-                    message,
-                    ErrorDetails::with_bad_request(violations),
-                )
+                (message, Some(violations))
             }
             other => {
+                let code = other.status_code();
                 let message = scrub_paths(&other.to_string(), data_dir);
                 if code == Code::Internal {
                     tracing::error!(error = %message, "request failed");
                 }
-                Status::new(code, message)
+                (message, None)
             }
         }
     }
+}
+
+/// The longest prefix of `message` (whole characters) whose
+/// percent-encoded form, as tonic writes `grpc-message`, fits `budget`.
+fn cut_encoded(message: &str, budget: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in message.char_indices() {
+        let plain = c.is_ascii_graphic()
+            && !matches!(c, '"' | '#' | '%' | '<' | '>' | '`' | '?' | '{' | '}');
+        used += if plain { 1 } else { 3 * c.len_utf8() };
+        if used > budget {
+            return &message[..i];
+        }
+    }
+    message
+}
+
+/// A violation of the `segment` field, its description cut to
+/// [`MAX_VIOLATION`] bytes.
+fn violation(mut description: String) -> FieldViolation {
+    if description.len() > MAX_VIOLATION {
+        let mut cut = MAX_VIOLATION;
+        while !description.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        description.truncate(cut);
+        description.push_str(" …(cut)");
+    }
+    FieldViolation::new("segment", description)
 }
 
 /// `line:column: message (expected …; help: …)` — the description of a
@@ -248,5 +282,30 @@ mod tests {
             Error::Busy("x".into()).status_code(),
             Code::ResourceExhausted
         );
+    }
+
+    #[test]
+    fn statuses_stay_small_as_they_travel() {
+        // A 56 KB one-line segment with an error: its diagnostic quotes
+        // the line; spaces and '>' triple when percent-encoded.
+        let text = (1..=3000)
+            .map(|k| format!("profile_id > {k} OR"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let e = strata_dsl::parse(&text).unwrap_err();
+        let diagnostics = e.diagnostics().expect("a syntax error").clone();
+        let status = Error::InvalidSegment { text, diagnostics }.into_status(Path::new("/d"));
+        assert!(status.message().ends_with("…(cut)"));
+        let mut trailers = http::HeaderMap::new();
+        status.add_header(&mut trailers).unwrap();
+        let size: usize = trailers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        assert!(size <= 12 << 10, "{size} bytes of trailers");
+        assert_eq!(cut_encoded("a b", 3), "a");
+        assert_eq!(cut_encoded("a b", 4), "a ");
+        assert_eq!(cut_encoded("a b", 5), "a b");
+        assert_eq!(cut_encoded("éa", 6), "é");
     }
 }

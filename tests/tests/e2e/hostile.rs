@@ -81,13 +81,13 @@ async fn hostile_wide_and_deep_segments() {
     // 3,000 comparisons is over the documented limit, named.
     let text = or_chain(3000);
     assert!(text.len() > 50_000);
-    // Open: the client sometimes sees an h2 error (RESOURCE_EXHAUSTED)
-    // instead of the server's INVALID_ARGUMENT for this request; what
-    // matters here is that the server survives it.
-    let err = count_code(&server, count_req(&text)).await.unwrap_err();
-    assert!(
-        matches!(err.code(), Code::InvalidArgument | Code::ResourceExhausted),
-        "{err:?}"
+    // The answer's trailers stay small (the diagnostic quotes the 56 KB
+    // line, cut): the client sees the server's INVALID_ARGUMENT, not an
+    // HTTP/2 error about oversized headers.
+    assert_code(
+        count_code(&server, count_req(&text)).await,
+        Code::InvalidArgument,
+        "at most 1000 are allowed",
     );
     still_serving(&server, "a 3,000-term OR").await;
 
@@ -109,10 +109,10 @@ async fn hostile_wide_and_deep_segments() {
 
     // Deep nesting, as text and as JSON.
     let deep = format!("{}consent_email{}", "(".repeat(500), ")".repeat(500));
-    let err = count_code(&server, count_req(&deep)).await.unwrap_err();
-    assert!(
-        matches!(err.code(), Code::InvalidArgument | Code::ResourceExhausted),
-        "{err:?}"
+    assert_code(
+        count_code(&server, count_req(&deep)).await,
+        Code::InvalidArgument,
+        "nested too deeply",
     );
     let mut json =
         r#"{"op":"truthy","lhs":{"kind":"field","name":{"name":"consent_email"}}}"#.to_string();

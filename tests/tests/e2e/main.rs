@@ -9,6 +9,7 @@ mod cancel;
 mod cli;
 mod cluster;
 mod errors;
+mod fuzz;
 mod hostile;
 mod python;
 mod reflection;

@@ -222,7 +222,6 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
 }
 
 #[tokio::test]
-#[ignore = "fails on the current handshake-timeout wiring; open in issue 17"]
 async fn silent_connections_are_closed_after_the_handshake_timeout() {
     use tokio::io::AsyncReadExt;
     let server = TestServer::start(&["--max-connections", "2", "--handshake-timeout", "1s"]).await;

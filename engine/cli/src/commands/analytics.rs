@@ -1,5 +1,5 @@
 //! `strata rfm | channel-mix | lifecycle | retention`: the reports of
-//! DESIGN.md "Semantics", computed embedded over a dataset directory and
+//! docs/design.md#semantics, computed embedded over a dataset directory and
 //! printed as terminal tables, CSV, JSON or Parquet; `--write` stores them
 //! under `<data>/reports/`, `--plot` draws the R×F grid or the cohort
 //! heat-map as SVG.

@@ -49,9 +49,7 @@ pub(crate) fn fmt(a: FmtArgs) -> anyhow::Result<()> {
             unformatted.push(path.display().to_string());
             continue;
         }
-        let tmp = path.with_extension("seg.tmp");
-        std::fs::write(&tmp, &formatted)?;
-        std::fs::rename(&tmp, path)?;
+        strata_datasets::write_atomic(path, formatted.as_bytes(), strata_datasets::Replace::Yes)?;
         eprintln!("formatted {}", path.display());
     }
     if !unformatted.is_empty() {

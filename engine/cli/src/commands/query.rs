@@ -286,11 +286,7 @@ fn members_remote(a: MembersArgs, url: String) -> anyhow::Result<()> {
 enum Sink {
     Csv(arrow::csv::Writer<Box<dyn Write>>),
     Jsonl(arrow::json::LineDelimitedWriter<Box<dyn Write>>),
-    Parquet {
-        writer: parquet::arrow::ArrowWriter<std::fs::File>,
-        tmp: PathBuf,
-        path: PathBuf,
-    },
+    Parquet(strata_datasets::AtomicParquetWriter),
 }
 
 impl Sink {
@@ -312,18 +308,11 @@ impl Sink {
                 let Some(path) = output else {
                     bail!("--format parquet needs -o FILE");
                 };
-                let tmp = path.with_extension("parquet.tmp");
-                let file = std::fs::File::create(&tmp)?;
-                let writer = parquet::arrow::ArrowWriter::try_new(
-                    file,
+                Sink::Parquet(strata_datasets::AtomicParquetWriter::create(
+                    path,
                     schema,
-                    Some(strata_datasets::writer_properties()),
-                )?;
-                Sink::Parquet {
-                    writer,
-                    tmp,
-                    path: path.to_path_buf(),
-                }
+                    strata_datasets::writer_properties(),
+                )?)
             }
         })
     }
@@ -332,7 +321,7 @@ impl Sink {
         match self {
             Sink::Csv(w) => w.write(batch)?,
             Sink::Jsonl(w) => w.write(batch)?,
-            Sink::Parquet { writer, .. } => writer.write(batch)?,
+            Sink::Parquet(w) => w.write(batch)?,
         }
         Ok(())
     }
@@ -344,9 +333,8 @@ impl Sink {
                 w.finish()?;
                 w.into_inner().flush()?
             }
-            Sink::Parquet { writer, tmp, path } => {
-                writer.close()?;
-                std::fs::rename(tmp, path)?;
+            Sink::Parquet(w) => {
+                w.finish()?;
             }
         }
         Ok(())

@@ -1,5 +1,5 @@
 //! Channel mix: online only, offline only, omnichannel or none, from the
-//! channels of a profile's purchases (DESIGN.md "Semantics", channel mix).
+//! channels of a profile's purchases (docs/design.md#channel-mix).
 
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{ExprFunctionExt, when};

@@ -1,4 +1,4 @@
-//! Lifecycle states with window W (DESIGN.md "Semantics", lifecycle):
+//! Lifecycle states with window W (docs/design.md#lifecycle):
 //! new, returning, resurrecting, dormant, lost; `never` without activity.
 
 use datafusion::functions_aggregate::expr_fn::bit_or;

@@ -1,5 +1,5 @@
 //! The reports: RFM, channel mix, lifecycle and retention as small named
-//! tables (DESIGN.md "Semantics"), built with the DataFrame/Expr API.
+//! tables (docs/design.md#semantics), built with the DataFrame/Expr API.
 //!
 //! Every report is an aggregation of the same per-profile table a DSL
 //! built-in joins ([`super::rfm::per_profile`] and friends), restricted to

@@ -1,5 +1,5 @@
 //! RFM: recency, frequency, monetary scores with rank-based bins and the
-//! named segments (DESIGN.md "Semantics", RFM).
+//! named segments (docs/design.md#rfm).
 
 use std::cmp::Ordering;
 

@@ -1,6 +1,6 @@
-//! The reports (issue #5): RFM, channel mix, lifecycle and retention
+//! The reports: RFM, channel mix, lifecycle and retention
 //! computed by `Engine::report` must equal the numbers computed naively,
-//! profile by profile, from DESIGN.md "Semantics" — over random small
+//! profile by profile, from docs/design.md#semantics — over random small
 //! datasets (ties, single-customer datasets, events on window edges and at
 //! as_of) and over hand-made edge cases — and must agree with the DSL
 //! built-ins (`count(rfm.segment = 'champions')` is the champions row).
@@ -160,7 +160,7 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
 }
 
 // ---------------------------------------------------------------------------
-// Naive computations, straight from DESIGN.md "Semantics"
+// Naive computations, straight from docs/design.md#semantics
 // ---------------------------------------------------------------------------
 
 /// Events that exist at as_of (`event_time < as_of`), of profile `id`.

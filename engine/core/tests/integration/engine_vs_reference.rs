@@ -1,4 +1,4 @@
-//! The correctness oracle (issue #4 item 5): random segments over random
+//! The correctness oracle: random segments over random
 //! small datasets, evaluated by the engine and by the naive reference
 //! evaluator (`reference.rs`); the member sets must be equal.
 //!

@@ -1,4 +1,4 @@
-//! Integration tests of strata-core (one binary, see STYLE.md "Tests").
+//! Integration tests of strata-core (one binary).
 
 mod analytics;
 mod engine_vs_reference;

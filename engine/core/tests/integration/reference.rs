@@ -1,5 +1,5 @@
 //! A naive reference evaluator for segments: it walks the AST profile by
-//! profile over in-memory data, straight from DESIGN.md "Semantics" and the
+//! profile over in-memory data, straight from docs/design.md#semantics and the
 //! AST docs (`engine/dsl/src/ast.rs`). It is deliberately written without
 //! looking at the compiler, so that the two can be compared (see
 //! `engine_vs_reference.rs`). Slow and simple on purpose.
@@ -311,7 +311,7 @@ impl<'a> Reference<'a> {
         }
     }
 
-    /// RFM of every profile with at least one purchase (DESIGN.md "RFM").
+    /// RFM of every profile with at least one purchase (docs/design.md#rfm).
     pub(crate) fn rfm_table(&self, params: BuiltinParams) -> HashMap<i64, Rfm> {
         let bins = i64::from(params.bins.unwrap_or(5));
         let since = params.lookback.map_or(i64::MIN, |d| sub(self.as_of, d));
