@@ -159,7 +159,7 @@ impl Run {
         } else if let Some(death) = self.target.death(trouble == Trouble::Suspect).await {
             self.report.finding(Kind::Death, seq, death);
             true
-        } else if seq % HEALTH_EVERY == 0 {
+        } else if seq.is_multiple_of(HEALTH_EVERY) {
             !self.target.check_health(seq, &mut self.report).await
         } else {
             false

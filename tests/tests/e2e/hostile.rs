@@ -183,7 +183,7 @@ async fn hostile_saved_segment_expansion() {
     );
     // Widening the innermost one would push s1 over: refused too, naming s1.
     assert_code(
-        save(&server, "s3", &vec!["consent_email"; 5].join(" OR ")).await,
+        save(&server, "s3", &["consent_email"; 5].join(" OR ")).await,
         Code::InvalidArgument,
         "segment 's1', which uses it",
     );
@@ -224,7 +224,7 @@ async fn hostile_times_and_cursors() {
             time: Some(prost_types::Timestamp { seconds, nanos }),
         });
         let mut req = count_req(SEG);
-        req.as_of = as_of.clone();
+        req.as_of = as_of;
         let what = format!("as_of {seconds}s {nanos}ns");
         assert_eq!(
             count_code(&server, req).await.unwrap_err().code(),
@@ -232,7 +232,7 @@ async fn hostile_times_and_cursors() {
             "{what}"
         );
         let mut req = members_req(SEG);
-        req.as_of = as_of.clone();
+        req.as_of = as_of;
         let mut c = server.segments().await;
         assert_eq!(
             collect_ids(&mut c, req).await.unwrap_err().code(),
@@ -241,7 +241,7 @@ async fn hostile_times_and_cursors() {
         );
         let r = analytics
             .retention(v1::RetentionRequest {
-                as_of: as_of.clone(),
+                as_of,
                 ..Default::default()
             })
             .await;
@@ -266,7 +266,7 @@ async fn hostile_times_and_cursors() {
     for period in [1, 2] {
         let r = analytics
             .retention(v1::RetentionRequest {
-                as_of: as_of.clone(),
+                as_of,
                 period,
                 ..Default::default()
             })

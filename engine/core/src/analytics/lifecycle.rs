@@ -40,7 +40,7 @@ const IN_C: i64 = 4;
 /// A profile's state only depends on whether it was active before P, in P
 /// and in C. Each event contributes one of those bits, and the months that
 /// no window bound falls inside give it from their partition alone
-/// ([`months::split`]), so `event_time` is read only in the (at most three)
+/// (`months::split`), so `event_time` is read only in the (at most three)
 /// months holding a bound: one `bit_or` per profile over the union.
 pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     let w = p.window.unwrap_or(DEFAULT_WINDOW);

@@ -190,7 +190,7 @@ pub(super) enum Operand {
     Agg {
         func: &'static str,
         property: Option<String>,
-        filter: Filter,
+        filter: Box<Filter>,
     },
     /// `func` is the JSON name (`rfm_segment`, `channel_mix`, …); `params`
     /// `None` writes no parentheses.
@@ -1276,7 +1276,7 @@ impl<'a> SegGen<'a> {
             let lhs = Operand::Agg {
                 func: "count",
                 property: None,
-                filter,
+                filter: Box::new(filter),
             };
             Expr::Compare(lhs, ">=", Value::Int(1))
         }
@@ -1402,7 +1402,7 @@ impl<'a> SegGen<'a> {
         let lhs = Operand::Agg {
             func,
             property,
-            filter: self.filter(),
+            filter: Box::new(self.filter()),
         };
         match self.below(6) {
             0..=3 => {
@@ -1487,7 +1487,8 @@ impl<'a> SegGen<'a> {
             } else {
                 self.value(ty)
             };
-            return Expr::Compare(lhs, *pick(self.rng, CMP), v);
+            let cmp = *pick::<&str>(self.rng, CMP);
+            return Expr::Compare(lhs, cmp, v);
         }
         let choice = self.below(5);
         let rng = &mut *self.rng;
@@ -1762,11 +1763,12 @@ impl<'a> SegGen<'a> {
             1 => Some(pick(self.rng, &["123456", "1234567", "0", "999999"]).to_string()),
             _ => None,
         };
+        let tz = *pick::<&str>(self.rng, TIME_ZONES);
         Time::Stamp {
             date,
             hms,
             frac,
-            tz: *pick(self.rng, TIME_ZONES),
+            tz,
             fallback_micros: *pick(self.rng, HARD_MICROS),
         }
     }
