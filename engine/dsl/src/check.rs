@@ -645,38 +645,40 @@ impl Checker<'_> {
         }
         let mut path = Vec::new();
         if let Some(problem) = self.follow_segment(n, &mut path) {
-            self.push(Diagnostic::new(name.span, problem));
+            self.push(Diagnostic::new(name.span, problem.message()));
         }
     }
 
     /// Follows saved segments referenced from `name`; returns a problem
     /// (cycle, invalid saved text) if there is one.
-    fn follow_segment(&mut self, name: &str, path: &mut Vec<String>) -> Option<String> {
+    fn follow_segment(&mut self, name: &str, path: &mut Vec<String>) -> Option<SegmentProblem> {
         if let Some(pos) = path.iter().position(|p| p == name) {
             let mut cycle: Vec<&str> = path[pos..].iter().map(String::as_str).collect();
             cycle.push(name);
-            return Some(format!(
+            return Some(SegmentProblem::Cycle(format!(
                 "segment `{}` refers to itself: {}",
                 name,
                 cycle.join(" → ")
-            ));
+            )));
         }
         if let Some(status) = self.segment_status.get(name) {
-            return status.clone();
+            return status.clone().map(SegmentProblem::Broken);
         }
         if path.len() >= MAX_SEGMENT_DEPTH {
-            return Some(format!(
+            return Some(SegmentProblem::Broken(format!(
                 "saved segments are nested more than {MAX_SEGMENT_DEPTH} deep"
-            ));
+            )));
         }
         let Some(text) = self.catalog.segment(name) else {
-            return Some(format!("saved segment `{name}` does not exist"));
+            return Some(SegmentProblem::Broken(format!(
+                "saved segment `{name}` does not exist"
+            )));
         };
         let status = match parser::parse_syntax(&text) {
-            Err(d) => Some(format!(
+            Err(d) => Some(SegmentProblem::Broken(format!(
                 "saved segment `{name}` is invalid: {}",
                 d.first().map_or("", |d| d.message.as_str())
-            )),
+            ))),
             Ok(seg) => {
                 let mut refs = BTreeSet::new();
                 collect_refs(&seg.expr, &mut refs);
@@ -684,8 +686,9 @@ impl Checker<'_> {
                 let mut problem = None;
                 for r in refs {
                     if self.catalog.segment(&r).is_none() {
-                        problem =
-                            Some(format!("saved segment `{name}` uses unknown segment `{r}`"));
+                        problem = Some(SegmentProblem::Broken(format!(
+                            "saved segment `{name}` uses unknown segment `{r}`"
+                        )));
                     } else {
                         problem = self.follow_segment(&r, path);
                     }
@@ -698,13 +701,35 @@ impl Checker<'_> {
             }
         };
         // Cycles depend on the path; only cache outcomes that do not.
-        if status
-            .as_deref()
-            .is_none_or(|s| !s.contains("refers to itself"))
-        {
-            self.segment_status.insert(name.to_string(), status.clone());
+        match &status {
+            Some(SegmentProblem::Cycle(_)) => {}
+            Some(SegmentProblem::Broken(m)) => {
+                self.segment_status
+                    .insert(name.to_string(), Some(m.clone()));
+            }
+            None => {
+                self.segment_status.insert(name.to_string(), None);
+            }
         }
         status
+    }
+}
+
+/// Why a referenced saved segment cannot be used.
+#[derive(Debug, Clone)]
+enum SegmentProblem {
+    /// A reference cycle through the path followed: depends on the path,
+    /// so it is not cached per segment.
+    Cycle(String),
+    /// A problem of the segment itself, whatever the path.
+    Broken(String),
+}
+
+impl SegmentProblem {
+    fn message(self) -> String {
+        match self {
+            SegmentProblem::Cycle(m) | SegmentProblem::Broken(m) => m,
+        }
     }
 }
 
