@@ -581,17 +581,11 @@ impl<'a> Compiler<'a> {
             }
             ExprKind::InList { lhs, list, negated } => {
                 let (l, ty) = self.operand(lhs, scope)?;
-                let mut items = Vec::with_capacity(list.len());
-                let mut left = l.clone();
-                for v in list {
-                    let (l2, r) = self.align(l.clone(), &ty, v)?;
-                    left = l2;
-                    items.push(r);
-                }
-                // Repeated values change nothing but the plan's size.
-                let mut seen = std::collections::HashSet::with_capacity(items.len());
-                items.retain(|e| seen.insert(e.clone()));
-                left.in_list(items, *negated)
+                let pairs = list
+                    .iter()
+                    .map(|v| self.align(l.clone(), &ty, v))
+                    .collect::<Result<Vec<_>>>()?;
+                in_list(pairs, *negated)?
             }
             ExprKind::Between {
                 lhs,
@@ -600,12 +594,16 @@ impl<'a> Compiler<'a> {
                 negated,
             } => {
                 let (l, ty) = self.operand(lhs, scope)?;
-                let (l, lo) = self.align(l, &ty, low)?;
-                let (_, hi) = self.align(l.clone(), &ty, high)?;
-                if *negated {
-                    l.not_between(lo, hi)
-                } else {
-                    l.between(lo, hi)
+                let (l_lo, lo) = self.align(l.clone(), &ty, low)?;
+                let (l_hi, hi) = self.align(l, &ty, high)?;
+                match (l_lo == l_hi, *negated) {
+                    (true, false) => l_lo.between(lo, hi),
+                    (true, true) => l_lo.not_between(lo, hi),
+                    // The bounds compare with differently cast sides.
+                    (false, negated) => {
+                        let within = l_lo.gt_eq(lo).and(l_hi.lt_eq(hi));
+                        if negated { !within } else { within }
+                    }
                 }
             }
             ExprKind::Contains { lhs, value } => {
@@ -755,7 +753,14 @@ impl<'a> Compiler<'a> {
             let utc = DataType::Timestamp(ArrowTimeUnit::Microsecond, Some("UTC".into()));
             return Ok((cast(l, utc), ts_lit(time::resolve(*t, self.as_of)?)));
         }
-        Ok((l, value_lit(v, ty, self.as_of)?))
+        let r = value_lit(v, ty, self.as_of)?;
+        // A float no Decimal128 holds (1e300, 5e-324): DataFusion would
+        // cast it to the column's decimal type and fail; compare as floats,
+        // which orders such a value right against every decimal.
+        if is_decimal(ty) && matches!(r, DfExpr::Literal(ScalarValue::Float64(_), _)) {
+            return Ok((cast(l, DataType::Float64), r));
+        }
+        Ok((l, r))
     }
 }
 
@@ -971,13 +976,8 @@ pub(crate) fn ts_lit(t: DateTime<Utc>) -> DfExpr {
 fn value_lit(v: &Value, ty: &DataType, as_of: DateTime<Utc>) -> Result<DfExpr> {
     Ok(match v {
         Value::Int(i) => lit(*i),
-        Value::Float(f) => match ty {
-            DataType::Decimal32(..)
-            | DataType::Decimal64(..)
-            | DataType::Decimal128(..)
-            | DataType::Decimal256(..) => decimal_lit(*f).unwrap_or_else(|| lit(*f)),
-            _ => lit(*f),
-        },
+        Value::Float(f) if is_decimal(ty) => decimal_lit(*f).unwrap_or_else(|| lit(*f)),
+        Value::Float(f) => lit(*f),
         Value::String(s) => lit(s.clone()),
         Value::Bool(b) => lit(*b),
         Value::Time(t) => {
@@ -990,6 +990,35 @@ fn value_lit(v: &Value, ty: &DataType, as_of: DateTime<Utc>) -> Result<DfExpr> {
             }
         }
     })
+}
+
+/// `l IN (r, ...)` from the aligned `(l, r)` pairs of a list, or NOT IN.
+/// Repeated values are dropped (they change nothing but the plan's size).
+/// When the values do not all compare with the same left side (a decimal
+/// column cast to `Float64` for a value no Decimal128 holds, see
+/// [`Compiler::align`]), the list is the OR of its equalities, which is
+/// what SQL defines IN to be.
+fn in_list(mut pairs: Vec<(DfExpr, DfExpr)>, negated: bool) -> Result<DfExpr> {
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    pairs.retain(|p| seen.insert(p.clone()));
+    let Some(left) = pairs.first().map(|(l, _)| l.clone()) else {
+        return Err(Error::Internal("an empty IN list".into()));
+    };
+    if pairs.iter().all(|(l, _)| *l == left) {
+        return Ok(left.in_list(pairs.into_iter().map(|(_, r)| r).collect(), negated));
+    }
+    let any = disjunction(pairs.into_iter().map(|(l, r)| l.eq(r)).collect());
+    Ok(if negated { !any } else { any })
+}
+
+fn is_decimal(ty: &DataType) -> bool {
+    matches!(
+        ty,
+        DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..)
+    )
 }
 
 /// A float literal as the decimal number it was written as (its shortest

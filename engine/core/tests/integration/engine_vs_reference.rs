@@ -679,6 +679,29 @@ async fn decimal_sums_equal_float_literals_exactly() {
         .await;
     f.assert_members("max(purchase.amount) < 139.99", &[1, 2])
         .await;
+    // Values no Decimal128 holds in a decimal IN list (found by the
+    // request fuzzer: DataFusion cast the whole list to a decimal and
+    // failed): they equal nothing, the others still compare exactly.
+    f.assert_members(
+        "performed(purchase WHERE amount IN (139.98, 1e300, -1.7976931348623157e308))",
+        &[2],
+    )
+    .await;
+    f.assert_members(
+        "performed(purchase WHERE amount NOT IN (139.98, 1e300))",
+        &[1, 3],
+    )
+    .await;
+    f.assert_members("sum(purchase.amount) IN (139.98, 5e-324, 1)", &[1, 2])
+        .await;
+    f.assert_members("sum(purchase.amount) < 1e300", &[1, 2, 3])
+        .await;
+    f.assert_members("performed(purchase WHERE amount > 5e-324)", &[1, 2, 3])
+        .await;
+    f.assert_members("sum(purchase.amount) BETWEEN 139.98 AND 1e300", &[1, 2, 3])
+        .await;
+    f.assert_members("sum(purchase.amount) NOT BETWEEN -1e300 AND 139.98", &[3])
+        .await;
 }
 
 /// Regression: events of ids without a profile row counted among RFM's n

@@ -515,7 +515,12 @@ fn compare(v: &Val, lit: &Value, as_of: i64) -> Ordering {
         (Val::Float(a), Value::Int(b)) => a.partial_cmp(&(*b as f64)).expect("finite"),
         (Val::Float(a), Value::Float(b)) => a.partial_cmp(b).expect("finite"),
         (_, Value::Int(b)) => cmp_rat(exact(v), (i128::from(*b), 1)),
-        (_, Value::Float(b)) => cmp_rat(exact(v), decimal_of(*b)),
+        // A literal past i128 (1e300, 5e-324) is nowhere near a decimal
+        // value: f64 orders them right.
+        (_, Value::Float(b)) => match try_decimal_of(*b) {
+            Some(d) => cmp_rat(exact(v), d),
+            None => as_f64(v).partial_cmp(b).expect("finite"),
+        },
         _ => panic!("cannot compare {v:?} with {lit:?}"),
     }
 }
@@ -578,17 +583,24 @@ fn sum_exact(vs: &[Val]) -> (i128, i128) {
 /// The decimal number a float literal stands for: its shortest round-trip
 /// text (which is what the DSL formatter writes), read exactly.
 pub(crate) fn decimal_of(f: f64) -> (i128, i128) {
+    try_decimal_of(f).expect("a literal of at most 38 digits")
+}
+
+/// [`decimal_of`], or `None` when the number does not fit an i128 fraction.
+fn try_decimal_of(f: f64) -> Option<(i128, i128)> {
     let text = format!("{f}");
     let (neg, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.as_str()),
     };
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let mut num: i128 = format!("{int}{frac}").parse().expect("decimal digits");
-    if neg {
-        num = -num;
+    let num: i128 = format!("{int}{frac}").parse().ok()?;
+    let den = 10i128.checked_pow(u32::try_from(frac.len()).ok()?)?;
+    // Products in `cmp_rat` must not overflow either.
+    if num.unsigned_abs() > 1 << 100 || den > 1 << 100 {
+        return None;
     }
-    (num, 10i128.pow(frac.len() as u32))
+    Some((if neg { -num } else { num }, den))
 }
 
 /// Resolves a DSL time against as_of, in µs.

@@ -1083,8 +1083,9 @@ const HARD_YEARS: &[i64] = &[
 const TIME_ZONES: &[&str] = &[
     "Z", "+02:00", "-05:00", "+14:00", "-12:00", "+99:99", "+00:00",
 ];
-/// Instants (µs) a timestamp's JSON form takes when its text is none.
-const HARD_MICROS: &[i64] = &[
+/// Instants (µs) at and past the edges of what chrono and the engine take:
+/// a timestamp's JSON form when its text is none, and cursors.
+pub(super) const HARD_MICROS: &[i64] = &[
     i64::MIN,
     i64::MAX,
     0,
@@ -1093,6 +1094,7 @@ const HARD_MICROS: &[i64] = &[
     253_402_300_800_000_000,
     -62_135_596_800_000_000,
     -62_135_596_800_000_001,
+    -62_167_219_200_000_001,
 ];
 const KEYWORD_NAMES: &[&str] = &["segment", "AND", "count", "any", "rfm", "NULL", "in"];
 const ODD_NAMES: &[&str] = &[

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use strata_proto::v1;
 use tonic::codec::CompressionEncoding;
 
-use super::dsl::{Json, SegGen, Vocab, mutate_text};
+use super::dsl::{HARD_MICROS, Json, SegGen, Vocab, mutate_text};
 use super::{chance, pick};
 
 /// One request to one RPC.
@@ -582,19 +582,7 @@ impl Gen {
         match self.below(3) {
             0 => near,
             1 => self.rng.random(),
-            _ => *pick(
-                &mut self.rng,
-                &[
-                    i64::MIN,
-                    i64::MAX,
-                    -1,
-                    0,
-                    253_402_300_799_999_999,
-                    253_402_300_800_000_000,
-                    -62_135_596_800_000_000,
-                    -62_167_219_200_000_001,
-                ],
-            ),
+            _ => *pick(&mut self.rng, HARD_MICROS),
         }
     }
 
