@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
-use strata_core::analytics::{AnalyticsParams, CohortPeriod, ReportKind, ReportRequest};
+use strata_core::analytics::AnalyticsParams;
+use strata_core::report::{CohortPeriod, ReportKind, ReportRequest};
 use strata_core::{Engine, EngineConfig, MembersRequest};
 use strata_datasets::{GenConfig, Scale};
 

@@ -7,6 +7,26 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// What kind of failure an error is, independent of any transport: a
+/// front end (the gRPC server, the CLI) maps kinds to its own codes in one
+/// place. Shared by the crates above (`strata-core` re-exports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The caller's mistake: a bad argument, row, file or segment.
+    InvalidInput,
+    /// Something the caller named does not exist.
+    NotFound,
+    /// Something the caller asked to create exists already.
+    AlreadyExists,
+    /// A limit was reached (memory, size).
+    ResourceExhausted,
+    /// A service this one needs (a cluster) cannot be reached.
+    Unavailable,
+    /// A failure of the machine (I/O) or a broken invariant: not the
+    /// caller's to fix.
+    Internal,
+}
+
 /// `Result` with this crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -68,13 +88,22 @@ impl Error {
         }
     }
 
-    /// `true` for mistakes of the user (bad argument, bad row, bad manifest)
-    /// rather than failures of the machine or bugs.
-    pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            Error::BadRow(_) | Error::InvalidArgument(_) | Error::Manifest { .. }
-        )
+    /// What kind of failure this is: mistakes of the user (bad argument,
+    /// bad row, bad manifest) are [`ErrorKind::InvalidInput`], a missing
+    /// file [`ErrorKind::NotFound`], other I/O and Parquet failures and bugs
+    /// [`ErrorKind::Internal`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::BadRow(_) | Error::InvalidArgument(_) | Error::Manifest { .. } => {
+                ErrorKind::InvalidInput
+            }
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            Error::Io { .. } | Error::Parquet { .. } | Error::Arrow(_) | Error::Internal(_) => {
+                ErrorKind::Internal
+            }
+        }
     }
 }
 

@@ -46,7 +46,7 @@ pub mod cli;
 
 pub use atomic::{AtomicFile, Replace, temp_path_for, write_atomic};
 pub use describe::{Description, TableDescription, describe};
-pub use error::{BadRow, Error, Result};
+pub use error::{BadRow, Error, ErrorKind, Result};
 pub use generate::{CHUNK_PROFILES, DEFAULT_AS_OF, GenConfig, GenSummary, Scale, generate};
 pub use import::{
     ColumnSource, IMPORT_FILE_ROWS, ImportConfig, ImportSummary, InputFormat, import,

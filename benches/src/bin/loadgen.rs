@@ -199,130 +199,14 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let issued = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
-
-    // Watcher: health and RSS every 250 ms.
-    let watcher = {
-        let args = args.clone();
-        let done = done.clone();
-        tokio::spawn(async move {
-            let channel = Channel::from_shared(args.server.clone())?.connect().await?;
-            let mut h = tonic_health::pb::health_client::HealthClient::new(channel);
-            let (mut ok, mut bad, mut max_rss, mut worst) = (0u64, 0u64, 0u64, Duration::ZERO);
-            while !done.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let mut r = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                });
-                r.set_timeout(Duration::from_secs(2));
-                match h.check(r).await {
-                    Ok(resp) if resp.get_ref().status == 1 => ok += 1,
-                    _ => bad += 1,
-                }
-                worst = worst.max(t.elapsed());
-                if let Some(pid) = args.server_pid {
-                    max_rss = max_rss.max(rss_mib(pid).unwrap_or(0));
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            anyhow::Ok((ok, bad, max_rss, worst))
-        })
-    };
+    let watcher = tokio::spawn(watch(args.clone(), done.clone()));
 
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..args.clients {
-        let args = args.clone();
-        let issued = issued.clone();
+        let (args, issued) = (args.clone(), issued.clone());
         tasks.push(tokio::spawn(async move {
-            let mut stats = Stats::default();
-            let mut c = client(&args).await?;
-            while Instant::now() < deadline {
-                let i = issued.fetch_add(1, Ordering::Relaxed);
-                if i >= args.max_requests {
-                    break;
-                }
-                let seg = SEGMENTS[(i as usize + worker) % SEGMENTS.len()];
-                if args.bad_every > 0 && i % args.bad_every == args.bad_every - 1 {
-                    // Malformed DSL, or a request over the size limit.
-                    let text = if i.is_multiple_of(2) {
-                        "count(purchse WITHIN 90d >= 2".to_string()
-                    } else {
-                        "consent_email OR ".repeat(200_000) + "consent_sms"
-                    };
-                    match c
-                        .count(request(
-                            &args,
-                            v1::CountRequest {
-                                segment: dsl(&text),
-                                ..Default::default()
-                            },
-                        ))
-                        .await
-                    {
-                        Err(e)
-                            if e.code() != tonic::Code::Internal
-                                && e.code() != tonic::Code::Unavailable =>
-                        {
-                            stats.bad_ok += 1
-                        }
-                        other => stats
-                            .failures
-                            .push(format!("bad request answered {other:?}")),
-                    }
-                    continue;
-                }
-                let t = Instant::now();
-                if args.members_every > 0 && i.is_multiple_of(args.members_every) {
-                    let res = async {
-                        let mut s = c
-                            .members(request(
-                                &args,
-                                v1::MembersRequest {
-                                    segment: dsl(seg),
-                                    limit: args.members_limit,
-                                    ..Default::default()
-                                },
-                            ))
-                            .await?
-                            .into_inner();
-                        let mut n = 0u64;
-                        while let Some(b) = s.next().await {
-                            n += b?.profile_ids.len() as u64;
-                        }
-                        Ok::<_, tonic::Status>(n)
-                    }
-                    .await;
-                    match res {
-                        Ok(n) => {
-                            stats.ids += n;
-                            stats.members.push(t.elapsed());
-                        }
-                        Err(e) => stats.failures.push(format!("members: {e}")),
-                    }
-                } else {
-                    // Vary as_of by day so a share of counts miss the cache.
-                    let day = (i / 7) % args.as_of_variants.max(1);
-                    let as_of = Some(v1::AsOf {
-                        time: Some(prost_types_timestamp(1_767_225_600 - day as i64 * 86_400)),
-                    });
-                    match c
-                        .count(request(
-                            &args,
-                            v1::CountRequest {
-                                segment: dsl(seg),
-                                as_of,
-                                no_cache: args.uncached_every > 0
-                                    && i.is_multiple_of(args.uncached_every),
-                            },
-                        ))
-                        .await
-                    {
-                        Ok(_) => stats.count.push(t.elapsed()),
-                        Err(e) => stats.failures.push(format!("count: {e}")),
-                    }
-                }
-            }
-            anyhow::Ok(stats)
+            run_client(&args, worker, &issued, deadline).await
         }));
     }
     let mut all = Stats::default();
@@ -336,7 +220,151 @@ async fn main() -> anyhow::Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
-    let (h_ok, h_bad, max_rss, worst) = watcher.await??;
+    let health = watcher.await??;
+    report(&args, &mut all, &health, secs)
+}
+
+/// What the watcher saw: health checks passed and failed, the server's
+/// largest RSS, the slowest health answer.
+#[derive(Debug, Default)]
+struct Health {
+    ok: u64,
+    bad: u64,
+    max_rss: u64,
+    worst: Duration,
+}
+
+/// Checks health (and samples the server's RSS) every 250 ms until `done`.
+async fn watch(args: Arc<Args>, done: Arc<AtomicBool>) -> anyhow::Result<Health> {
+    let channel = Channel::from_shared(args.server.clone())?.connect().await?;
+    let mut h = tonic_health::pb::health_client::HealthClient::new(channel);
+    let mut seen = Health::default();
+    while !done.load(Ordering::Relaxed) {
+        let t = Instant::now();
+        let mut r = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        });
+        r.set_timeout(Duration::from_secs(2));
+        match h.check(r).await {
+            Ok(resp) if resp.get_ref().status == 1 => seen.ok += 1,
+            _ => seen.bad += 1,
+        }
+        seen.worst = seen.worst.max(t.elapsed());
+        if let Some(pid) = args.server_pid {
+            seen.max_rss = seen.max_rss.max(rss_mib(pid).unwrap_or(0));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(seen)
+}
+
+/// One client: requests until the deadline or the request budget, a mix
+/// of bad requests, member streams and counts.
+async fn run_client(
+    args: &Args,
+    worker: usize,
+    issued: &AtomicU64,
+    deadline: Instant,
+) -> anyhow::Result<Stats> {
+    let mut stats = Stats::default();
+    let mut c = client(args).await?;
+    while Instant::now() < deadline {
+        let i = issued.fetch_add(1, Ordering::Relaxed);
+        if i >= args.max_requests {
+            break;
+        }
+        let seg = SEGMENTS[(i as usize + worker) % SEGMENTS.len()];
+        if args.bad_every > 0 && i % args.bad_every == args.bad_every - 1 {
+            bad_request(args, &mut c, i, &mut stats).await;
+        } else if args.members_every > 0 && i.is_multiple_of(args.members_every) {
+            members(args, &mut c, seg, &mut stats).await;
+        } else {
+            count(args, &mut c, seg, i, &mut stats).await;
+        }
+    }
+    Ok(stats)
+}
+
+/// Malformed DSL, or a request over the size limit: must be refused with a
+/// user-facing code, never INTERNAL or UNAVAILABLE.
+async fn bad_request(
+    args: &Args,
+    c: &mut SegmentServiceClient<Channel>,
+    i: u64,
+    stats: &mut Stats,
+) {
+    let text = if i.is_multiple_of(2) {
+        "count(purchse WITHIN 90d >= 2".to_string()
+    } else {
+        "consent_email OR ".repeat(200_000) + "consent_sms"
+    };
+    let req = v1::CountRequest {
+        segment: dsl(&text),
+        ..Default::default()
+    };
+    match c.count(request(args, req)).await {
+        Err(e) if e.code() != tonic::Code::Internal && e.code() != tonic::Code::Unavailable => {
+            stats.bad_ok += 1
+        }
+        other => stats
+            .failures
+            .push(format!("bad request answered {other:?}")),
+    }
+}
+
+/// One member stream of `seg`, read to its end.
+async fn members(args: &Args, c: &mut SegmentServiceClient<Channel>, seg: &str, stats: &mut Stats) {
+    let t = Instant::now();
+    let req = v1::MembersRequest {
+        segment: dsl(seg),
+        limit: args.members_limit,
+        ..Default::default()
+    };
+    let res = async {
+        let mut s = c.members(request(args, req)).await?.into_inner();
+        let mut n = 0u64;
+        while let Some(b) = s.next().await {
+            n += b?.profile_ids.len() as u64;
+        }
+        Ok::<_, tonic::Status>(n)
+    }
+    .await;
+    match res {
+        Ok(n) => {
+            stats.ids += n;
+            stats.members.push(t.elapsed());
+        }
+        Err(e) => stats.failures.push(format!("members: {e}")),
+    }
+}
+
+/// One count of `seg`, its as_of varied by day so a share of counts miss
+/// the cache.
+async fn count(
+    args: &Args,
+    c: &mut SegmentServiceClient<Channel>,
+    seg: &str,
+    i: u64,
+    stats: &mut Stats,
+) {
+    let t = Instant::now();
+    let day = (i / 7) % args.as_of_variants.max(1);
+    let req = v1::CountRequest {
+        segment: dsl(seg),
+        as_of: Some(v1::AsOf {
+            time: Some(prost_types_timestamp(1_767_225_600 - day as i64 * 86_400)),
+        }),
+        no_cache: args.uncached_every > 0 && i.is_multiple_of(args.uncached_every),
+    };
+    match c.count(request(args, req)).await {
+        Ok(_) => stats.count.push(t.elapsed()),
+        Err(e) => stats.failures.push(format!("count: {e}")),
+    }
+}
+
+/// Prints the figures; fails on a failed request, a failed health check or
+/// an RSS over the limit.
+fn report(args: &Args, all: &mut Stats, health: &Health, secs: f64) -> anyhow::Result<()> {
     let valid = all.count.len() + all.members.len();
     println!(
         "loadgen: {} clients, {secs:.1}s, {valid} valid requests ({:.1} req/s), {} failed; {} bad requests refused as expected",
@@ -360,25 +388,28 @@ async fn main() -> anyhow::Result<()> {
         all.ids as f64 / secs / 1e6
     );
     println!(
-        "  health:  {h_ok} ok, {h_bad} failed, slowest {:.1} ms",
-        worst.as_secs_f64() * 1e3
+        "  health:  {} ok, {} failed, slowest {:.1} ms",
+        health.ok,
+        health.bad,
+        health.worst.as_secs_f64() * 1e3
     );
     if args.server_pid.is_some() {
-        println!("  server RSS max: {max_rss} MiB");
+        println!("  server RSS max: {} MiB", health.max_rss);
     }
     for f in all.failures.iter().take(10) {
         println!("  failure: {f}");
     }
-    if !all.failures.is_empty() || h_bad > 0 {
+    if !all.failures.is_empty() || health.bad > 0 {
         bail!(
-            "{} failed requests, {h_bad} failed health checks",
-            all.failures.len()
+            "{} failed requests, {} failed health checks",
+            all.failures.len(),
+            health.bad
         );
     }
     if let Some(limit) = args.rss_limit_mib
-        && max_rss > limit
+        && health.max_rss > limit
     {
-        bail!("server RSS {max_rss} MiB went over {limit} MiB");
+        bail!("server RSS {} MiB went over {limit} MiB", health.max_rss);
     }
     Ok(())
 }

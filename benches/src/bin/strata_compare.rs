@@ -25,7 +25,8 @@ use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use strata_core::analytics::{AnalyticsParams, CohortPeriod, ReportKind, ReportRequest};
+use strata_core::analytics::AnalyticsParams;
+use strata_core::report::{CohortPeriod, ReportKind, ReportRequest};
 use strata_core::{Engine, EngineConfig, MembersRequest};
 
 #[derive(Debug, Parser)]

@@ -8,4 +8,5 @@ pub(crate) mod dsl;
 pub(crate) mod plot;
 pub(crate) mod query;
 pub(crate) mod refresh;
+pub(crate) mod report_tables;
 pub(crate) mod serve;

@@ -5,6 +5,7 @@
 //! that a transport maps each to the right status in one place.
 
 use datafusion::error::DataFusionError;
+pub use strata_datasets::ErrorKind;
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,29 @@ pub enum Error {
     /// A broken invariant: a bug in Strata.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl Error {
+    /// What kind of failure this is, for a front end to map to its codes:
+    /// DSL, argument and cycle errors are the caller's
+    /// ([`ErrorKind::InvalidInput`]), dataset errors keep their own kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Dsl(_) | Error::SegmentCycle { .. } | Error::InvalidArgument(_) => {
+                ErrorKind::InvalidInput
+            }
+            Error::SegmentNotFound { .. } => ErrorKind::NotFound,
+            Error::SegmentExists { .. } => ErrorKind::AlreadyExists,
+            Error::ResourcesExhausted(_) => ErrorKind::ResourceExhausted,
+            Error::Cluster(_) => ErrorKind::Unavailable,
+            Error::Dataset(e) => e.kind(),
+            Error::DataFusion(_)
+            | Error::Arrow(_)
+            | Error::Parquet(_)
+            | Error::Io(_)
+            | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
 }
 
 impl From<DataFusionError> for Error {

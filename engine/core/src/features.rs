@@ -11,10 +11,9 @@
 //! events otherwise. Building features does not change the dataset version:
 //! they derive from the data, they do not change what a segment means.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use arrow::datatypes::DataType;
-use chrono::{DateTime, Utc};
 use datafusion::common::JoinType;
 use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::logical_expr::{ExprFunctionExt, cast};
@@ -22,24 +21,15 @@ use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
 use futures::StreamExt;
 use parquet::file::metadata::KeyValue;
 
-use crate::analytics::{self, AnalyticsParams, Context};
-use crate::{Engine, Result};
+use crate::Result;
+use crate::analytics::{self, AnalyticsParams};
+use crate::dataset::features_file::{
+    FeatureStamp, KEY_AS_OF, KEY_VERSION, RFM_COLUMNS, features_path,
+};
+use crate::plan::tables::PROFILES;
+use crate::scan::Scan;
 
-/// Directory of the features under the dataset.
-pub const FEATURES_DIR: &str = "features";
-/// The features file.
-pub const FEATURES_FILE: &str = "profile_features.parquet";
-const KEY_VERSION: &str = "strata.dataset_version";
-const KEY_AS_OF: &str = "strata.as_of";
-
-/// What a features file was built for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeatureStamp {
-    pub dataset_version: String,
-    pub as_of: DateTime<Utc>,
-}
-
-/// What [`Engine::refresh_features`] wrote.
+/// What [`crate::Engine::refresh_features`] wrote.
 #[derive(Debug, Clone)]
 pub struct FeaturesSummary {
     pub path: PathBuf,
@@ -47,77 +37,39 @@ pub struct FeaturesSummary {
     pub stamp: FeatureStamp,
 }
 
-/// `<data>/features/profile_features.parquet`.
-pub fn features_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(FEATURES_DIR).join(FEATURES_FILE)
-}
-
-/// Reads the stamp of the features file, `None` if there is none or it is
-/// unreadable (an unreadable file is treated as absent: it is rebuildable).
-pub(crate) fn read_stamp(data_dir: &Path) -> Option<FeatureStamp> {
-    let file = std::fs::File::open(features_path(data_dir)).ok()?;
-    let reader = parquet::file::reader::SerializedFileReader::new(file).ok()?;
-    let kv = parquet::file::reader::FileReader::metadata(&reader)
-        .file_metadata()
-        .key_value_metadata()?
-        .clone();
-    let get = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone());
-    Some(FeatureStamp {
-        dataset_version: get(KEY_VERSION)?,
-        as_of: DateTime::parse_from_rfc3339(&get(KEY_AS_OF)?)
-            .ok()?
-            .with_timezone(&Utc),
-    })
-}
-
-/// Column names of the features table that stand for each built-in table,
-/// in the order of the per-profile tables' columns.
-pub(crate) const RFM_COLUMNS: &[(&str, &str)] = &[
-    ("rfm_recency_days", "recency_days"),
-    ("rfm_frequency", "frequency"),
-    ("rfm_monetary", "monetary"),
-    ("rfm_r", "r"),
-    ("rfm_f", "f"),
-    ("rfm_m", "m"),
-    ("rfm_segment", "segment"),
-];
-
-impl Engine {
-    /// Builds the features for `as_of` and writes them atomically.
-    pub async fn refresh_features(&self, as_of: DateTime<Utc>) -> Result<FeaturesSummary> {
-        let as_of = crate::time::check_as_of(as_of)?;
-        let cx = Context::new(self.session(), self.dataset(), as_of);
-        let df = features_frame(&cx).await?;
-        let stamp = FeatureStamp {
-            dataset_version: self.dataset().manifest().dataset_version.clone(),
-            as_of,
-        };
-        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let props = strata_datasets::writer_properties_builder()
-            .set_key_value_metadata(Some(vec![
-                KeyValue::new(KEY_VERSION.to_string(), stamp.dataset_version.clone()),
-                KeyValue::new(KEY_AS_OF.to_string(), as_of.to_rfc3339()),
-            ]))
-            .build();
-        let path = features_path(self.dataset().dir());
-        std::fs::create_dir_all(path.parent().expect("features dir"))?;
-        let mut writer = strata_datasets::AtomicParquetWriter::create(&path, schema, props)?;
-        let mut stream = df
-            .sort(vec![ident("profile_id").sort(true, false)])?
-            .execute_stream()
-            .await?;
-        while let Some(batch) = stream.next().await {
-            writer.write(&batch?)?;
-        }
-        let rows = writer.rows();
-        writer.finish()?;
-        Ok(FeaturesSummary { path, rows, stamp })
+/// Builds the features for the scan's as_of and writes them atomically.
+pub(crate) async fn refresh(cx: &Scan<'_>) -> Result<FeaturesSummary> {
+    let as_of = cx.as_of;
+    let df = features_frame(cx).await?;
+    let stamp = FeatureStamp {
+        dataset_version: cx.dataset.manifest().dataset_version.clone(),
+        as_of,
+    };
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let props = strata_datasets::writer_properties_builder()
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(KEY_VERSION.to_string(), stamp.dataset_version.clone()),
+            KeyValue::new(KEY_AS_OF.to_string(), as_of.to_rfc3339()),
+        ]))
+        .build();
+    let path = features_path(cx.dataset.dir());
+    std::fs::create_dir_all(path.parent().expect("features dir"))?;
+    let mut writer = strata_datasets::AtomicParquetWriter::create(&path, schema, props)?;
+    let mut stream = df
+        .sort(vec![ident("profile_id").sort(true, false)])?
+        .execute_stream()
+        .await?;
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch?)?;
     }
+    let rows = writer.rows();
+    writer.finish()?;
+    Ok(FeaturesSummary { path, rows, stamp })
 }
 
 /// All profiles, left-joined with their purchase and activity aggregates
 /// and the built-in tables at default parameters.
-async fn features_frame(cx: &Context<'_>) -> Result<DataFrame> {
+async fn features_frame(cx: &Scan<'_>) -> Result<DataFrame> {
     let channels = &cx.dataset.manifest().channels;
     let in_list =
         |l: &[String]| ident("channel").in_list(l.iter().cloned().map(lit).collect(), false);
@@ -175,7 +127,7 @@ async fn features_frame(cx: &Context<'_>) -> Result<DataFrame> {
 
     let profiles = cx
         .ctx
-        .table(crate::dataset::PROFILES)
+        .table(PROFILES)
         .await?
         .select(vec![ident("profile_id")])?;
     // Every profile, with each per-profile table (rows only for profiles

@@ -9,15 +9,17 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use crate::{Engine, MembersRequest, Result, SegmentStore};
+use crate::dataset::DatasetCatalog;
+use crate::query::{self, MembersRequest};
+use crate::scan::Scan;
+use crate::{EngineConfig, Result};
 
 /// Name of the membership file inside `segments/<name>/`.
 pub const MEMBERS_FILE: &str = "members.parquet";
 
-/// What [`Engine::materialize`] wrote.
+/// What [`crate::Engine::materialize`] wrote.
 #[derive(Debug, Clone)]
 pub struct Materialized {
     /// The file written, relative to the dataset directory
@@ -27,42 +29,40 @@ pub struct Materialized {
     pub rows: u64,
 }
 
-impl Engine {
-    /// Computes the members of saved segment `name` at `as_of` (with
-    /// `columns` besides `profile_id`) and writes them to
-    /// `segments/<name>/members.parquet`, replacing the previous file
-    /// atomically.
-    pub async fn materialize(
-        &self,
-        name: &str,
-        as_of: DateTime<Utc>,
-        columns: &[String],
-    ) -> Result<Materialized> {
-        let store: SegmentStore = self.dataset().segments();
-        let text = store.get(name)?;
-        let segment = self.parse(&text)?;
-        let req = MembersRequest {
-            columns: columns.to_vec(),
-            ..MembersRequest::default()
-        };
-        let schema = self.members_schema(&req)?;
-        let mut stream = self.members(&segment, as_of, &req).await?;
+/// Computes the members of saved segment `name` at the scan's as_of (with
+/// `columns` besides `profile_id`) and writes them to
+/// `segments/<name>/members.parquet`, replacing the previous file
+/// atomically.
+pub(crate) async fn write(
+    cx: &Scan<'_>,
+    config: &EngineConfig,
+    name: &str,
+    columns: &[String],
+) -> Result<Materialized> {
+    let store = cx.dataset.segments();
+    let text = store.get(name)?;
+    let segment = strata_dsl::parse_and_check(&text, &DatasetCatalog::new(cx.dataset)?)?;
+    let req = MembersRequest {
+        columns: columns.to_vec(),
+        ..MembersRequest::default()
+    };
+    let schema = query::members_schema(cx.dataset, &req)?;
+    let mut stream = query::members(cx, config, &segment, &req).await?;
 
-        let dir = store.dir().join(name);
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(MEMBERS_FILE);
-        let mut writer = strata_datasets::AtomicParquetWriter::create(
-            &path,
-            schema,
-            strata_datasets::writer_properties(),
-        )?;
-        while let Some(batch) = stream.next().await {
-            writer.write(&batch?)?;
-        }
-        let rows = writer.finish()?.rows;
-        Ok(Materialized {
-            relative_path: PathBuf::from("segments").join(name).join(MEMBERS_FILE),
-            rows,
-        })
+    let dir = store.dir().join(name);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(MEMBERS_FILE);
+    let mut writer = strata_datasets::AtomicParquetWriter::create(
+        &path,
+        schema,
+        strata_datasets::writer_properties(),
+    )?;
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch?)?;
     }
+    let rows = writer.finish()?.rows;
+    Ok(Materialized {
+        relative_path: PathBuf::from("segments").join(name).join(MEMBERS_FILE),
+        rows,
+    })
 }

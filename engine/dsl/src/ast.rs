@@ -526,6 +526,17 @@ impl TimeUnit {
     pub fn from_suffix(c: char) -> Option<TimeUnit> {
         TimeUnit::ALL.into_iter().find(|u| u.suffix() == c)
     }
+
+    /// The unit a duration's suffix names, as the lexer and
+    /// `Duration::from_str` read it: one letter, in either case (`d`, `D`;
+    /// `m` is months).
+    pub fn from_suffix_str(suffix: &str) -> Option<TimeUnit> {
+        let mut chars = suffix.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => TimeUnit::from_suffix(c.to_ascii_lowercase()),
+            _ => None,
+        }
+    }
 }
 
 impl Duration {

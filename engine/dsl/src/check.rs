@@ -3,6 +3,7 @@
 //! the first.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
 
 use crate::ast::{
     AggFunc, Aggregate, BuiltinFunc, CmpOp, EventFilter, EventSel, Expr, ExprKind, Ident, Operand,
@@ -16,6 +17,7 @@ use crate::parser::{self, operand_span};
 use crate::size;
 use crate::suggest;
 use crate::validate;
+use crate::visit::{Position, Recursion, Scope, Visitor};
 
 /// How deep `IN SEGMENT` references are followed when looking for cycles.
 const MAX_SEGMENT_DEPTH: usize = 32;
@@ -36,20 +38,12 @@ pub(crate) fn check(seg: &Segment, catalog: &dyn Catalog, src: Option<&str>) -> 
         event_types: None,
         segment_status: BTreeMap::new(),
     };
-    c.expr(&seg.expr, Ctx::Profile);
+    let Ok(_) = seg.expr.visit(&mut c);
     diags.extend(c.diags);
     diags.sort_by_key(|d| d.span.start);
     diags.dedup();
     diags.truncate(parser::MAX_DIAGNOSTICS);
     diags
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Ctx {
-    /// Top level: fields are profile attributes.
-    Profile,
-    /// Inside an event filter's WHERE: fields are event properties.
-    Event,
 }
 
 /// What is known about a condition's left-hand side.
@@ -156,15 +150,12 @@ impl Checker<'_> {
 
     // ---- expressions ---------------------------------------------------
 
-    fn expr(&mut self, e: &Expr, ctx: Ctx) {
+    /// Checks condition `e`, after its event type and its `WHERE` were
+    /// (see the `Visitor` impl below).
+    fn condition(&mut self, e: &Expr, ctx: Scope) {
         let region = |lhs: &Operand| Span::new(operand_span(lhs).end as usize, e.span.end as usize);
         match &e.kind {
-            ExprKind::And { args } | ExprKind::Or { args } => {
-                for a in args {
-                    self.expr(a, ctx);
-                }
-            }
-            ExprKind::Not { arg } => self.expr(arg, ctx),
+            ExprKind::And { .. } | ExprKind::Or { .. } | ExprKind::Not { .. } => {}
             ExprKind::Compare { lhs, cmp, value } => {
                 let Some(info) = self.operand(lhs, ctx) else {
                     return;
@@ -278,12 +269,12 @@ impl Checker<'_> {
                 };
                 self.truthy(&info, e.span);
             }
-            ExprKind::Performed { filter } => self.filter(filter),
+            ExprKind::Performed { .. } => {}
             ExprKind::Anniversary { field, .. } => {
-                if ctx == Ctx::Event {
+                if ctx == Scope::Event {
                     return; // reported by validation
                 }
-                let Some(info) = self.field(field, Ctx::Profile) else {
+                let Some(info) = self.field(field, Scope::Profile) else {
                     return;
                 };
                 if !is_time(&info.ty) {
@@ -477,17 +468,17 @@ impl Checker<'_> {
 
     // ---- operands ------------------------------------------------------
 
-    fn operand(&mut self, op: &Operand, ctx: Ctx) -> Option<Info> {
+    fn operand(&mut self, op: &Operand, ctx: Scope) -> Option<Info> {
         match op {
             Operand::Field { name } => self.field(name, ctx),
             Operand::Aggregate(a) => {
-                if ctx == Ctx::Event {
+                if ctx == Scope::Event {
                     return None; // reported by validation
                 }
                 self.aggregate(a)
             }
             Operand::Builtin(b) => {
-                if ctx == Ctx::Event {
+                if ctx == Scope::Event {
                     return None;
                 }
                 Some(Info {
@@ -500,12 +491,12 @@ impl Checker<'_> {
         }
     }
 
-    fn field(&mut self, name: &Ident, ctx: Ctx) -> Option<Info> {
+    fn field(&mut self, name: &Ident, ctx: Scope) -> Option<Info> {
         let n = name.name.as_str();
         let code = format::ident(n);
         let found = match ctx {
-            Ctx::Profile => self.catalog.profile_field(n),
-            Ctx::Event => self.catalog.event_property(n),
+            Scope::Profile => self.catalog.profile_field(n),
+            Scope::Event => self.catalog.event_property(n),
         };
         if let Some(ty) = found {
             return Some(Info {
@@ -516,30 +507,30 @@ impl Checker<'_> {
             });
         }
         let d = match ctx {
-            Ctx::Profile if self.catalog.event_property(n).is_some() => {
+            Scope::Profile if self.catalog.event_property(n).is_some() => {
                 Diagnostic::new(name.span, format!("`{n}` is an event property, not a profile attribute"))
                     .with_suggestion(format!(
                         "use it inside an aggregate, e.g. count(purchase WHERE {code} >= 100) >= 1 or sum(purchase.{code} WITHIN 30d) >= 100"
                     ))
             }
-            Ctx::Profile if self.event_types().iter().any(|t| t == n) => {
+            Scope::Profile if self.event_types().iter().any(|t| t == n) => {
                 Diagnostic::new(name.span, format!("`{n}` is an event type, not a profile attribute"))
                     .with_suggestion(format!("did you mean performed({code})?"))
                     .with_replacement(format!("performed({code})"))
             }
-            Ctx::Profile => {
+            Scope::Profile => {
                 let names = self.profile_names();
                 let d = Diagnostic::new(name.span, format!("unknown field `{n}`"))
                     .with_expected("a profile attribute or a built-in (rfm.segment, channel_mix, lifecycle, ...)");
                 Self::with_did_you_mean(d, n, &names)
             }
-            Ctx::Event if self.catalog.profile_field(n).is_some() => {
+            Scope::Event if self.catalog.profile_field(n).is_some() => {
                 Diagnostic::new(name.span, format!("`{n}` is a profile attribute, not an event property"))
                     .with_suggestion(format!(
                         "WHERE filters events; move the condition on `{n}` out of the aggregate and join it with AND"
                     ))
             }
-            Ctx::Event => {
+            Scope::Event => {
                 let names = self.event_prop_names();
                 let d = Diagnostic::new(name.span, format!("unknown event property `{n}`"))
                     .with_expected("an event property");
@@ -550,8 +541,9 @@ impl Checker<'_> {
         None
     }
 
+    /// What is known about aggregate `a` (its event filter is checked by
+    /// the walk).
     fn aggregate(&mut self, a: &Aggregate) -> Option<Info> {
-        self.filter(&a.filter);
         let f = a.func.name();
         let label = format!("{f}(...)");
         let ty = match (a.func, &a.property) {
@@ -559,7 +551,7 @@ impl Checker<'_> {
             (AggFunc::First | AggFunc::Last, _) => FieldType::Timestamp,
             (_, None) => return None, // reported by validation
             (func, Some(p)) => {
-                let info = self.field(p, Ctx::Event)?;
+                let info = self.field(p, Scope::Event)?;
                 let ok = match func {
                     AggFunc::Sum | AggFunc::Avg => is_numeric(&info.ty),
                     _ => is_numeric(&info.ty) || is_time(&info.ty) || info.ty == FieldType::String,
@@ -609,7 +601,8 @@ impl Checker<'_> {
         })
     }
 
-    fn filter(&mut self, f: &EventFilter) {
+    /// The event type of an event filter (its `WHERE` is walked after).
+    fn event_type(&mut self, f: &EventFilter) {
         if let EventSel::Type { name } = &f.event {
             let types = self.event_types();
             // An empty list means the dataset's event types are unknown.
@@ -627,9 +620,6 @@ impl Checker<'_> {
                 }
                 self.push(d);
             }
-        }
-        if let Some(p) = &f.predicate {
-            self.expr(p, Ctx::Event);
         }
     }
 
@@ -715,6 +705,32 @@ impl Checker<'_> {
     }
 }
 
+/// The walk of the checker: a condition's event type is checked before its
+/// `WHERE` predicate, the rest of it (the aggregated property, the values)
+/// after.
+impl<'n> Visitor<'n> for Checker<'_> {
+    type Error = Infallible;
+
+    fn f_down(&mut self, e: &'n Expr, at: Position) -> Result<Recursion, Infallible> {
+        if let ExprKind::Performed { filter } = &e.kind {
+            self.event_type(filter);
+        } else if let Some(Operand::Aggregate(a)) = e.lhs() {
+            if at.in_where() {
+                // An aggregate inside WHERE is reported by validation; its
+                // filter is not looked into.
+                return Ok(Recursion::Jump);
+            }
+            self.event_type(&a.filter);
+        }
+        Ok(Recursion::Continue)
+    }
+
+    fn f_up(&mut self, e: &'n Expr, at: Position) -> Result<Recursion, Infallible> {
+        self.condition(e, at.scope);
+        Ok(Recursion::Continue)
+    }
+}
+
 /// Why a referenced saved segment cannot be used.
 #[derive(Debug, Clone)]
 enum SegmentProblem {
@@ -733,17 +749,12 @@ impl SegmentProblem {
     }
 }
 
+/// The saved segments `e` refers to (outside `WHERE`, where they are not
+/// allowed).
 fn collect_refs(e: &Expr, out: &mut BTreeSet<String>) {
-    match &e.kind {
-        ExprKind::And { args } | ExprKind::Or { args } => {
-            for a in args {
-                collect_refs(a, out);
-            }
-        }
-        ExprKind::Not { arg } => collect_refs(arg, out),
-        ExprKind::InSegment { name } => {
+    for (e, at) in e.walk() {
+        if let (ExprKind::InSegment { name }, Scope::Profile) = (&e.kind, at.scope) {
             out.insert(name.name.clone());
         }
-        _ => {}
     }
 }

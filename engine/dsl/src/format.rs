@@ -83,7 +83,17 @@ fn chain_arg(out: &mut String, e: &Expr, op: &str) {
     let nested = match &e.kind {
         ExprKind::Or { .. } => true,
         ExprKind::And { .. } => op == "AND",
-        _ => false,
+        ExprKind::Not { .. }
+        | ExprKind::Compare { .. }
+        | ExprKind::InList { .. }
+        | ExprKind::Between { .. }
+        | ExprKind::Contains { .. }
+        | ExprKind::StartsWith { .. }
+        | ExprKind::IsNull { .. }
+        | ExprKind::Truthy { .. }
+        | ExprKind::Performed { .. }
+        | ExprKind::Anniversary { .. }
+        | ExprKind::InSegment { .. } => false,
     };
     paren_if(out, e, nested);
 }
@@ -223,7 +233,16 @@ fn ends_with_operand(e: &Expr) -> bool {
             !matches!(arg.kind, ExprKind::And { .. } | ExprKind::Or { .. })
                 && ends_with_operand(arg)
         }
-        _ => false,
+        // A BETWEEN after these cannot attach to them.
+        ExprKind::Compare { .. }
+        | ExprKind::InList { .. }
+        | ExprKind::Between { .. }
+        | ExprKind::Contains { .. }
+        | ExprKind::StartsWith { .. }
+        | ExprKind::IsNull { .. }
+        | ExprKind::Performed { .. }
+        | ExprKind::Anniversary { .. }
+        | ExprKind::InSegment { .. } => false,
     }
 }
 

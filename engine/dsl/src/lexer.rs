@@ -401,11 +401,7 @@ impl Lexer<'_> {
                 self.pos += 1;
             }
             let suffix = &self.src[num_end..self.pos];
-            let unit = suffix
-                .chars()
-                .next()
-                .filter(|_| suffix.len() == 1)
-                .and_then(|c| TimeUnit::from_suffix(c.to_ascii_lowercase()));
+            let unit = TimeUnit::from_suffix_str(suffix);
             let span = Span::new(start, self.pos);
             match unit {
                 Some(unit) if !is_float => {

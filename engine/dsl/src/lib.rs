@@ -48,6 +48,15 @@
 //! The full language, with an example of every construct, the JSON form and
 //! the error messages, is in `docs/dsl.md`.
 //!
+//! # Walking and rewriting
+//!
+//! [`ast::Expr`] has DataFusion-`TreeNode`-like helpers: `children`,
+//! `walk`, `operands`, `apply` and `visit` (with a [`Visitor`]) to look,
+//! `map_children`, `transform_up` and `transform_down` to rewrite. They go
+//! into event filters' `WHERE` predicates too, and never recurse.
+//! Durations (`"6m".parse::<ast::Duration>()`) and instants
+//! ([`parse_instant`]) written outside a segment are read here as well.
+//!
 //! # JSON
 //!
 //! The JSON form of a segment is the serde form of [`ast::Segment`]
@@ -72,13 +81,17 @@ mod parser;
 mod size;
 mod suggest;
 mod time;
+mod time_text;
 mod validate;
+mod visit;
 
 pub use catalog::{Catalog, FieldType, StaticCatalog};
 pub use error::{Diagnostic, Diagnostics, Error, Related, Result};
 pub use size::{
     MAX_CONDITIONS, MAX_DEPTH, MAX_LIST_VALUES, OverLimit, SegmentRef, Shape, Size, shape,
 };
+pub use time_text::{DurationError, Instant, InstantError, parse_instant};
+pub use visit::{Position, Recursion, Scope, Visitor};
 
 use ast::Segment;
 

@@ -7,7 +7,7 @@
 //! engine (which turns AND / OR chains into DataFusion expressions), far
 //! from the end of a thread's stack and its planning time small.
 
-use crate::ast::{Aggregate, EventFilter, Expr, ExprKind, Operand, Span};
+use crate::ast::{Expr, ExprKind, Span};
 use crate::error::Diagnostic;
 
 /// Segments nested deeper than this (AND / OR / NOT / WHERE levels) are
@@ -44,12 +44,13 @@ pub struct SegmentRef {
 }
 
 /// An expression's own size and the saved segments it refers to (once per
-/// `IN SEGMENT`, in order; not followed).
+/// `IN SEGMENT`, last in the text first; not followed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shape {
     pub size: Size,
     pub refs: Vec<SegmentRef>,
-    /// Where the first node found deeper than [`MAX_DEPTH`] is.
+    /// Where a node deeper than [`MAX_DEPTH`] is: the last one in the text
+    /// one level too deep.
     pub too_deep_at: Option<Span>,
 }
 
@@ -119,58 +120,35 @@ fn shown(n: usize) -> String {
 /// Measures `root`: its size and its saved-segment references.
 pub fn shape(root: &Expr) -> Shape {
     let mut out = Shape::default();
-    let mut stack = vec![(root, 0usize)];
-    while let Some((e, d)) = stack.pop() {
+    for (e, at) in root.walk() {
+        let d = at.depth;
         out.size.depth = out.size.depth.max(d);
-        if d > MAX_DEPTH && out.too_deep_at.is_none() {
+        if d == MAX_DEPTH + 1 {
             out.too_deep_at = Some(e.span);
         }
         match &e.kind {
-            ExprKind::And { args } | ExprKind::Or { args } => {
-                stack.extend(args.iter().map(|a| (a, d + 1)));
-            }
-            ExprKind::Not { arg } => stack.push((arg, d + 1)),
+            ExprKind::And { .. } | ExprKind::Or { .. } | ExprKind::Not { .. } => {}
             ExprKind::InSegment { name } => out.refs.push(SegmentRef {
                 name: name.name.clone(),
                 depth: d,
             }),
-            ExprKind::Performed { filter } => {
-                out.size.conditions += 1;
-                if let Some(p) = &filter.predicate {
-                    stack.push((p, d + 1));
-                }
-            }
-            ExprKind::InList { lhs, list, .. } => {
+            ExprKind::InList { list, .. } => {
                 out.size.conditions += 1;
                 out.size.list_values += list.len();
-                stack.extend(where_clause(lhs).map(|p| (p, d + 1)));
             }
-            ExprKind::Compare { lhs, .. }
-            | ExprKind::Between { lhs, .. }
-            | ExprKind::Contains { lhs, .. }
-            | ExprKind::StartsWith { lhs, .. }
-            | ExprKind::IsNull { lhs, .. }
-            | ExprKind::Truthy { lhs } => {
-                out.size.conditions += 1;
-                stack.extend(where_clause(lhs).map(|p| (p, d + 1)));
-            }
-            ExprKind::Anniversary { .. } => out.size.conditions += 1,
+            ExprKind::Compare { .. }
+            | ExprKind::Between { .. }
+            | ExprKind::Contains { .. }
+            | ExprKind::StartsWith { .. }
+            | ExprKind::IsNull { .. }
+            | ExprKind::Truthy { .. }
+            | ExprKind::Performed { .. }
+            | ExprKind::Anniversary { .. } => out.size.conditions += 1,
         }
     }
+    // Last first: the order the engine has always resolved them in.
+    out.refs.reverse();
     out
-}
-
-/// The `WHERE` predicate of an aggregate operand, if any.
-fn where_clause(op: &Operand) -> Option<&Expr> {
-    match op {
-        Operand::Aggregate(Aggregate {
-            filter: EventFilter {
-                predicate: Some(p), ..
-            },
-            ..
-        }) => Some(p),
-        _ => None,
-    }
 }
 
 /// The diagnostic for a segment over a limit (as written), if it is.

@@ -2,6 +2,8 @@
 //! rules the grammar cannot express (and that ASTs from JSON or programs
 //! may break). A segment that passes formats to text that parses back to it.
 
+use std::convert::Infallible;
+
 use crate::ast::{
     AggFunc, Aggregate, Builtin, Duration, EventFilter, EventSel, Expr, ExprKind, Operand, Segment,
     Span, TimeUnit, TimeValue, Value, Window,
@@ -11,6 +13,7 @@ use crate::locate::Locator;
 use crate::parser::operand_span;
 use crate::size;
 use crate::time;
+use crate::visit::{Position, Recursion, Visitor};
 
 /// Longest duration accepted, per unit (about 100 years).
 pub(crate) fn max_amount(unit: TimeUnit) -> u32 {
@@ -44,7 +47,7 @@ pub(crate) fn validate(seg: &Segment, loc: Locator<'_>) -> Vec<Diagnostic> {
             ));
         }
     }
-    v.expr(&seg.expr, false);
+    let Ok(_) = seg.expr.visit(&mut v);
     v.diags
 }
 
@@ -72,8 +75,9 @@ impl Validator<'_> {
         }
     }
 
-    fn expr(&mut self, e: &Expr, in_where: bool) {
-        let region = |lhs: &Operand| Span::new(operand_span(lhs).end as usize, e.span.end as usize);
+    /// The rules on `e` itself and its left-hand side, checked before its
+    /// `WHERE` predicate (if any) is walked.
+    fn head(&mut self, e: &Expr, in_where: bool) {
         match &e.kind {
             ExprKind::And { args } | ExprKind::Or { args } => {
                 if args.len() < 2 {
@@ -90,51 +94,20 @@ impl Validator<'_> {
                         ),
                     ));
                 }
-                for a in args {
-                    self.expr(a, in_where);
-                }
             }
-            ExprKind::Not { arg } => self.expr(arg, in_where),
-            ExprKind::Compare { lhs, value, .. }
-            | ExprKind::Contains { lhs, value }
-            | ExprKind::StartsWith { lhs, value } => {
-                self.operand(lhs, in_where);
-                self.value(value, self.loc.value(region(lhs), 0, e.span));
-            }
-            ExprKind::InList { lhs, list, .. } => {
-                self.operand(lhs, in_where);
-                if list.is_empty() {
-                    self.push(
-                        Diagnostic::new(e.span, "the list is empty")
-                            .with_expected("at least one value"),
-                    );
-                }
-                for (i, v) in list.iter().enumerate() {
-                    self.value(v, self.loc.value(region(lhs), i, e.span));
-                }
-            }
-            ExprKind::Between { lhs, low, high, .. } => {
-                self.operand(lhs, in_where);
-                self.value(low, self.loc.value(region(lhs), 0, e.span));
-                self.value(high, self.loc.value(region(lhs), 1, e.span));
-                if let (Some(l), Some(h)) = (order_key(low), order_key(high))
-                    && l.greater_than(&h)
-                {
-                    self.push(
-                        Diagnostic::new(
-                            e.span,
-                            "the range is empty: the low end is greater than the high end",
-                        )
-                        .with_suggestion("write the smaller value first: BETWEEN low AND high"),
-                    );
-                }
-            }
-            ExprKind::IsNull { lhs, .. } | ExprKind::Truthy { lhs } => self.operand(lhs, in_where),
+            ExprKind::Not { .. } => {}
+            ExprKind::Compare { lhs, .. }
+            | ExprKind::Contains { lhs, .. }
+            | ExprKind::StartsWith { lhs, .. }
+            | ExprKind::InList { lhs, .. }
+            | ExprKind::Between { lhs, .. }
+            | ExprKind::IsNull { lhs, .. }
+            | ExprKind::Truthy { lhs } => self.operand(lhs, in_where),
             ExprKind::Performed { filter } => {
                 if in_where {
                     self.not_in_where(e.span, "performed(...)");
                 }
-                self.filter(filter);
+                self.event(filter);
             }
             ExprKind::Anniversary { field, days } => {
                 if in_where {
@@ -157,6 +130,56 @@ impl Validator<'_> {
                 }
                 self.name(name, "segment name");
             }
+        }
+    }
+
+    /// The rules checked after `e`'s `WHERE` predicate: its window, its
+    /// values.
+    fn tail(&mut self, e: &Expr) {
+        if let Some(f) = e.event_filter() {
+            self.window(f);
+        }
+        let region = |lhs: &Operand| Span::new(operand_span(lhs).end as usize, e.span.end as usize);
+        match &e.kind {
+            ExprKind::Compare { lhs, value, .. }
+            | ExprKind::Contains { lhs, value }
+            | ExprKind::StartsWith { lhs, value } => {
+                self.value(value, self.loc.value(region(lhs), 0, e.span));
+            }
+            ExprKind::InList { lhs, list, .. } => {
+                if list.is_empty() {
+                    self.push(
+                        Diagnostic::new(e.span, "the list is empty")
+                            .with_expected("at least one value"),
+                    );
+                }
+                for (i, v) in list.iter().enumerate() {
+                    self.value(v, self.loc.value(region(lhs), i, e.span));
+                }
+            }
+            ExprKind::Between { lhs, low, high, .. } => {
+                self.value(low, self.loc.value(region(lhs), 0, e.span));
+                self.value(high, self.loc.value(region(lhs), 1, e.span));
+                if let (Some(l), Some(h)) = (order_key(low), order_key(high))
+                    && l.greater_than(&h)
+                {
+                    self.push(
+                        Diagnostic::new(
+                            e.span,
+                            "the range is empty: the low end is greater than the high end",
+                        )
+                        .with_suggestion("write the smaller value first: BETWEEN low AND high"),
+                    );
+                }
+            }
+            ExprKind::And { .. }
+            | ExprKind::Or { .. }
+            | ExprKind::Not { .. }
+            | ExprKind::IsNull { .. }
+            | ExprKind::Truthy { .. }
+            | ExprKind::Performed { .. }
+            | ExprKind::Anniversary { .. }
+            | ExprKind::InSegment { .. } => {}
         }
     }
 
@@ -208,16 +231,18 @@ impl Validator<'_> {
             (Some(p), true) => self.name(p, "property name"),
             (None, false) => {}
         }
-        self.filter(&a.filter);
+        self.event(&a.filter);
     }
 
-    fn filter(&mut self, f: &EventFilter) {
+    /// The event type of a filter (its `WHERE` is walked after it).
+    fn event(&mut self, f: &EventFilter) {
         if let EventSel::Type { name } = &f.event {
             self.name(name, "event type");
         }
-        if let Some(p) = &f.predicate {
-            self.expr(p, true);
-        }
+    }
+
+    /// The window of a filter (after its `WHERE`).
+    fn window(&mut self, f: &EventFilter) {
         let Some(w) = &f.window else { return };
         let span = self.loc.window(f.span, f.span);
         match w {
@@ -333,6 +358,22 @@ impl Validator<'_> {
             TimeValue::Ago { duration } => self.duration(duration, span),
             TimeValue::Today | TimeValue::Now => {}
         }
+    }
+}
+
+/// A node's own rules before its `WHERE` predicate is walked, the rest
+/// after, so diagnostics come in source order.
+impl<'n> Visitor<'n> for Validator<'_> {
+    type Error = Infallible;
+
+    fn f_down(&mut self, e: &'n Expr, at: Position) -> Result<Recursion, Infallible> {
+        self.head(e, at.in_where());
+        Ok(Recursion::Continue)
+    }
+
+    fn f_up(&mut self, e: &'n Expr, _at: Position) -> Result<Recursion, Infallible> {
+        self.tail(e);
+        Ok(Recursion::Continue)
     }
 }
 

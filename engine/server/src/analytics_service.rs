@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
-use strata_core::analytics::{AnalyticsParams, CohortPeriod, ReportKind, ReportRequest};
+use strata_core::analytics::AnalyticsParams;
+use strata_core::report::{CohortPeriod, ReportKind, ReportRequest};
 use strata_proto::v1::{self, analytics_service_server::AnalyticsService};
 use tonic::{Request, Response, Status};
 
@@ -55,7 +56,10 @@ impl AnalyticsSvc {
         let report = self
             .shared
             .limits
-            .run(deadline, async { Ok(engine.report(kind, &request).await?) })
+            .run(deadline, {
+                let (engine, request) = (engine.clone(), request.clone());
+                async move { Ok(engine.report(kind, &request).await?) }
+            })
             .await?;
         let mut tables = Vec::with_capacity(report.tables.len());
         for (name, batches) in &report.tables {

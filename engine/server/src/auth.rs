@@ -22,6 +22,7 @@ use ring::digest::{SHA256, digest};
 use tonic::Status;
 
 use crate::AuthConfig;
+use crate::error::Error;
 
 /// The methods a read token may call, by full gRPC path. Every other
 /// method of the Strata services needs the admin token.
@@ -72,27 +73,27 @@ impl Auth {
 
     /// Whether a request to `path` with these headers may go on; the
     /// status to answer otherwise.
-    pub(crate) fn check(&self, path: &str, headers: &HeaderMap) -> Result<(), Status> {
+    pub(crate) fn check(&self, path: &str, headers: &HeaderMap) -> Result<(), Error> {
         if (self.admin.is_none() && self.read.is_none()) || is_open(path) {
             return Ok(());
         }
         let is_read = READ_METHODS.contains(&path);
         if !is_read && self.admin.is_none() {
-            return Err(Status::permission_denied(format!(
+            return Err(Error::PermissionDenied(format!(
                 "{path} needs the admin token, and this server has none (only --read-token \
                  is set): it serves reads only"
             )));
         }
         let token = bearer(headers).ok_or_else(|| {
-            Status::unauthenticated(
-                "this server needs a token: send `authorization: Bearer <token>`",
+            Error::Unauthenticated(
+                "this server needs a token: send `authorization: Bearer <token>`".into(),
             )
         })?;
         match self.role_of(token) {
-            None => Err(Status::unauthenticated(
-                "the token is not valid for this server",
+            None => Err(Error::Unauthenticated(
+                "the token is not valid for this server".into(),
             )),
-            Some(Role::Read) if !is_read => Err(Status::permission_denied(format!(
+            Some(Role::Read) if !is_read => Err(Error::PermissionDenied(format!(
                 "{path} needs the admin token; this token may only read"
             ))),
             Some(_) => Ok(()),
@@ -195,7 +196,7 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         match self.auth.check(req.uri().path(), req.headers()) {
             Ok(()) => Either::Right(self.inner.call(req)),
-            Err(status) => Either::Left(ready(Ok(status.into_http()))),
+            Err(e) => Either::Left(ready(Ok(Status::from(e).into_http()))),
         }
     }
 }
@@ -237,7 +238,7 @@ mod tests {
     fn code(auth: &Auth, path: &str, token: Option<&str>) -> Code {
         match auth.check(path, &headers(token)) {
             Ok(()) => Code::Ok,
-            Err(s) => s.code(),
+            Err(e) => e.status_code(),
         }
     }
 
@@ -299,7 +300,7 @@ mod tests {
         }
         let mut raw = HeaderMap::new();
         raw.insert(http::header::AUTHORIZATION, "adm".parse().unwrap());
-        let err = auth.check(COUNT, &raw).unwrap_err();
+        let err = Status::from(auth.check(COUNT, &raw).unwrap_err());
         assert_eq!(err.code(), Code::Unauthenticated);
         assert!(err.message().contains("Bearer"), "{}", err.message());
     }

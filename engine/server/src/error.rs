@@ -1,5 +1,7 @@
 //! The server's error type and the ONE place where errors become gRPC
-//! statuses ([`Error::status_code`], `impl From<Error> for Status`).
+//! statuses ([`Error::status_code`], [`Error::into_status`], `impl
+//! From<Error> for Status`); the engine's errors by their transport-neutral
+//! [`ErrorKind`].
 //!
 //! Handlers return `Result<T, Error>`; `?` on a `strata_core::Error` wraps
 //! it. (The orphan rule forbids `impl From<strata_core::Error> for Status`
@@ -7,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use strata_core::ErrorKind;
 use strata_dsl::{Diagnostic, Diagnostics};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
@@ -29,6 +32,14 @@ pub enum Error {
     /// A request field is missing or out of range.
     #[error("{0}")]
     InvalidArgument(String),
+
+    /// The request carries no valid token.
+    #[error("{0}")]
+    Unauthenticated(String),
+
+    /// The token may not call this method.
+    #[error("{0}")]
+    PermissionDenied(String),
 
     /// The thing asked for exists already.
     #[error("{0}")]
@@ -71,29 +82,18 @@ impl Error {
     /// The gRPC status code of this error: user mistakes are
     /// `INVALID_ARGUMENT`, missing things `NOT_FOUND`, limits
     /// `RESOURCE_EXHAUSTED`, deadlines `DEADLINE_EXCEEDED`, an unreachable
-    /// Ballista cluster `UNAVAILABLE`, the rest
-    /// `INTERNAL`.
+    /// Ballista cluster `UNAVAILABLE`, the rest `INTERNAL`. The engine's
+    /// errors map by their [`ErrorKind`].
     pub fn status_code(&self) -> Code {
-        use strata_core::Error as E;
         match self {
             Error::InvalidSegment { .. } | Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::Unauthenticated(_) => Code::Unauthenticated,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::AlreadyExists(_) => Code::AlreadyExists,
             Error::Busy(_) => Code::ResourceExhausted,
             Error::DeadlineExceeded(_) | Error::StreamIdle(_) => Code::DeadlineExceeded,
             Error::Internal(_) => Code::Internal,
-            Error::Core(e) => match e {
-                E::Dsl(_) | E::SegmentCycle { .. } | E::InvalidArgument(_) => Code::InvalidArgument,
-                E::SegmentNotFound { .. } => Code::NotFound,
-                E::SegmentExists { .. } => Code::AlreadyExists,
-                E::ResourcesExhausted(_) => Code::ResourceExhausted,
-                E::Cluster(_) => Code::Unavailable,
-                E::Dataset(_)
-                | E::DataFusion(_)
-                | E::Arrow(_)
-                | E::Parquet(_)
-                | E::Io(_)
-                | E::Internal(_) => Code::Internal,
-            },
+            Error::Core(e) => code_of(e.kind()),
         }
     }
 
@@ -167,6 +167,26 @@ impl Error {
                 (message, None)
             }
         }
+    }
+}
+
+/// The status of an error whose message names no file system path (the
+/// auth interceptor's); others go through [`Error::into_status`].
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        Status::new(e.status_code(), e.to_string())
+    }
+}
+
+/// The gRPC code of a kind of engine or dataset failure.
+fn code_of(kind: ErrorKind) -> Code {
+    match kind {
+        ErrorKind::InvalidInput => Code::InvalidArgument,
+        ErrorKind::NotFound => Code::NotFound,
+        ErrorKind::AlreadyExists => Code::AlreadyExists,
+        ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+        ErrorKind::Unavailable => Code::Unavailable,
+        ErrorKind::Internal => Code::Internal,
     }
 }
 
@@ -257,6 +277,37 @@ pub(crate) fn scrub_paths(message: &str, data_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dataset's user errors reach the client as the user's, whatever
+    /// crate they come from; the machine's stay `INTERNAL`.
+    #[test]
+    fn codes_follow_the_kind_across_crates() {
+        let bad_row = strata_datasets::Error::BadRow(Box::new(strata_datasets::BadRow {
+            file: "events.csv".into(),
+            line: 7,
+            column: "amount".into(),
+            value: "12,5".into(),
+            message: "not a number".into(),
+        }));
+        let missing = strata_datasets::Error::io(
+            "segments/x.dsl",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        let broken = strata_datasets::Error::io(
+            "segments/x.dsl",
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        for (e, code) in [
+            (bad_row, Code::InvalidArgument),
+            (missing, Code::NotFound),
+            (broken, Code::Internal),
+        ] {
+            let e = Error::Core(strata_core::Error::Dataset(e));
+            assert_eq!(e.status_code(), code, "{e}");
+        }
+        let refused = Status::from(Error::PermissionDenied("read only".into()));
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
 
     #[test]
     fn scrub_hides_paths_outside_dataset() {

@@ -20,6 +20,8 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_health::server::{HealthReporter, HealthService, WatchStream};
 
+use crate::error::Error;
+
 /// tonic-health's service, with at most `max_watches` open `Watch` streams.
 #[derive(Debug)]
 pub(crate) struct BoundedHealth {
@@ -58,9 +60,9 @@ impl Health for BoundedHealth {
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let permit = self.watches.clone().try_acquire_owned().map_err(|_| {
-            Status::resource_exhausted(
-                "too many health Watch streams are open; retry later or use Check",
-            )
+            Status::from(Error::Busy(
+                "too many health Watch streams are open; retry later or use Check".into(),
+            ))
         })?;
         let response = self.inner.watch(request).await?;
         Ok(response.map(|stream| Permitted {

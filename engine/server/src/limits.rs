@@ -6,6 +6,11 @@
 //! slot until its deadline. While the process's resident memory is above
 //! 90% of the memory limit, new queries are refused with
 //! RESOURCE_EXHAUSTED (the running ones finish and release memory).
+//!
+//! Admitted queries run on a runtime of their own ([`QueryRuntime`]), not on
+//! the one that serves connections: DataFusion's work is CPU-bound, and on
+//! the serving runtime it held health checks and refusals back by more
+//! than a second under heavy requests (docs/design.md#deadlines-and-streams).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +31,7 @@ pub(crate) struct Limits {
     memory_limit: usize,
     max_timeout: Duration,
     stream_idle: Duration,
+    queries: QueryRuntime,
 }
 
 /// Held while a query runs; releases its slot and ticket when dropped.
@@ -36,13 +42,14 @@ pub(crate) struct Admission {
 }
 
 impl Limits {
-    pub(crate) fn new(config: &LimitsConfig, memory_limit: usize) -> Self {
+    /// Limits for a server whose queries use `threads` threads.
+    pub(crate) fn new(config: &LimitsConfig, memory_limit: usize, threads: usize) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let max_running = match config.max_concurrent_queries {
             0 => 2 * cores,
             n => n,
         };
-        Limits {
+        Ok(Limits {
             tickets: Arc::new(Semaphore::new(max_running + config.max_queued_queries)),
             slots: Arc::new(Semaphore::new(max_running)),
             max_running,
@@ -50,7 +57,8 @@ impl Limits {
             memory_limit,
             max_timeout: config.max_request_timeout,
             stream_idle: config.stream_idle_timeout,
-        }
+            queries: QueryRuntime::new(threads)?,
+        })
     }
 
     /// The deadline of a request: its `grpc-timeout`, capped by the
@@ -109,18 +117,90 @@ impl Limits {
         })
     }
 
-    /// Runs `fut` with a slot, stopping it (dropping it: DataFusion cancels
-    /// the query) when `deadline` passes.
-    pub(crate) async fn run<T>(
+    /// Runs `fut` with a slot on the query runtime, stopping it (aborting
+    /// its task: DataFusion cancels the query) when `deadline` passes or
+    /// the caller goes away.
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         deadline: Instant,
-        fut: impl Future<Output = Result<T>>,
+        fut: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         let started = Instant::now();
         let _admission = self.admit(deadline).await?;
-        tokio::time::timeout_at(deadline, fut)
+        tokio::time::timeout_at(deadline, self.queries.spawn(fut))
             .await
             .map_err(|_| Error::DeadlineExceeded(started.elapsed()))?
+    }
+
+    /// Runs `fut` on the query runtime on its own (a member stream, which
+    /// holds its admission and watches its own deadline).
+    pub(crate) fn detach(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        drop(self.queries.runtime().spawn(fut));
+    }
+}
+
+/// A multi-threaded tokio runtime for queries, shut down in the background
+/// when dropped (a runtime may not block while it is dropped inside
+/// another).
+#[derive(Debug)]
+pub(crate) struct QueryRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl QueryRuntime {
+    fn new(threads: usize) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("strata-query")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the query runtime: {e}")))?;
+        Ok(QueryRuntime {
+            runtime: Some(runtime),
+        })
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
+            .as_ref()
+            .expect("the query runtime lives until dropped")
+    }
+
+    /// `fut` as a task of this runtime; dropping the returned future aborts
+    /// the task.
+    fn spawn<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> impl Future<Output = Result<T>> {
+        let task = AbortOnDrop(self.runtime().spawn(fut));
+        async move {
+            let mut task = task;
+            match (&mut task.0).await {
+                Ok(out) => out,
+                Err(e) if e.is_panic() => {
+                    tracing::error!(error = %e, "query task panicked");
+                    Err(Error::Internal("the query failed inside the server".into()))
+                }
+                Err(e) => Err(Error::Internal(format!("the query task ended: {e}"))),
+            }
+        }
+    }
+}
+
+impl Drop for QueryRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -161,6 +241,44 @@ mod tests {
         let rss = resident_bytes().unwrap();
         // A test process holds more than a MiB and less than a TiB.
         assert!(rss > 1 << 20 && rss < 1 << 40, "{rss}");
+    }
+
+    /// A query panicking on the query runtime is an error of its request;
+    /// one past its deadline is stopped.
+    #[tokio::test]
+    async fn queries_run_apart_and_fail_alone() {
+        let config = LimitsConfig {
+            max_concurrent_queries: 0,
+            max_queued_queries: 4,
+            max_request_size: 1 << 20,
+            max_request_timeout: Duration::from_secs(60),
+            stream_idle_timeout: Duration::from_secs(30),
+        };
+        let limits = Limits::new(&config, usize::MAX, 1).unwrap();
+        let soon = Instant::now() + Duration::from_secs(5);
+        let on = limits
+            .run(soon, async {
+                Ok(std::thread::current().name().map(String::from))
+            })
+            .await
+            .unwrap();
+        assert_eq!(on.as_deref(), Some("strata-query"));
+        let panicked = limits
+            .run(soon, async move {
+                if soon > Instant::now() {
+                    panic!("boom");
+                }
+                Ok(())
+            })
+            .await;
+        assert!(matches!(panicked, Err(Error::Internal(_))), "{panicked:?}");
+        let late = limits
+            .run(Instant::now() + Duration::from_millis(50), async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(late, Err(Error::DeadlineExceeded(_))), "{late:?}");
     }
 
     #[test]

@@ -62,12 +62,14 @@ impl SegmentSvc {
         let (count, hit) = match cached {
             Some(n) => (n, true),
             None => {
+                let (engine, segment) = (engine.clone(), seg.segment.clone());
                 let n = self
                     .shared
                     .limits
-                    .run(deadline, async {
-                        Ok(engine.count(&seg.segment, as_of).await?)
-                    })
+                    .run(
+                        deadline,
+                        async move { Ok(engine.count(&segment, as_of).await?) },
+                    )
                     .await?;
                 self.shared.cache.put(key, n);
                 (n, false)
@@ -78,9 +80,10 @@ impl SegmentSvc {
         let total_profiles = match loaded.known_total_profiles() {
             Some(n) => n,
             None => {
+                let loaded = loaded.clone();
                 self.shared
                     .limits
-                    .run(deadline, loaded.total_profiles())
+                    .run(deadline, async move { loaded.total_profiles().await })
                     .await?
             }
         };
@@ -136,7 +139,7 @@ impl SegmentSvc {
         let (done_tx, done_rx) = oneshot::channel();
         let idle = self.shared.limits.stream_idle_timeout();
         let dir = self.shared.engines.dir().to_path_buf();
-        tokio::spawn(async move {
+        self.shared.limits.detach(async move {
             let _admission = admission;
             let started = tokio::time::Instant::now();
             let work = async {
@@ -185,9 +188,9 @@ fn ended_by(
         match done.await {
             Ok(Ok(())) => None,
             Ok(Err(status)) => Some(Err(status)),
-            Err(_) => Some(Err(Status::internal(
-                "the member list stopped before its end; retry from the last cursor",
-            ))),
+            Err(_) => Some(Err(Status::from(Error::Internal(
+                "the member list stopped before its end; retry from the last cursor".into(),
+            )))),
         }
     })
     .filter_map(futures::future::ready);
@@ -202,7 +205,9 @@ fn panicked(panic: &(dyn std::any::Any + Send)) -> Status {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     tracing::error!(panic = %what, "member stream task panicked");
-    Status::internal("the member list failed inside the server; retry from the last cursor")
+    Status::from(Error::Internal(
+        "the member list failed inside the server; retry from the last cursor".into(),
+    ))
 }
 
 type MembersStream = Pin<Box<dyn Stream<Item = Result<v1::MembersBatch, Status>> + Send>>;
@@ -381,8 +386,9 @@ impl SegmentService for SegmentSvc {
             let e = self
                 .shared
                 .limits
-                .run(deadline, async {
-                    Ok(engine.explain(&seg.segment, as_of).await?)
+                .run(deadline, {
+                    let (engine, segment) = (engine.clone(), seg.segment);
+                    async move { Ok(engine.explain(&segment, as_of).await?) }
                 })
                 .await?;
             Ok(v1::ExplainResponse {
@@ -518,8 +524,10 @@ impl SegmentService for SegmentSvc {
             let m = self
                 .shared
                 .limits
-                .run(deadline, async {
-                    Ok(engine.materialize(&req.name, as_of, &req.columns).await?)
+                .run(deadline, {
+                    let (engine, name, columns) =
+                        (engine.clone(), req.name.clone(), req.columns.clone());
+                    async move { Ok(engine.materialize(&name, as_of, &columns).await?) }
                 })
                 .await?;
             Ok(v1::MaterializeResponse {

@@ -54,10 +54,11 @@ impl BoundServer {
         if config.data.threads > 0 {
             engine.threads = config.data.threads;
         }
+        let limits = Limits::new(&config.limits, config.data.memory_limit, engine.threads)?;
         let engines = EngineHandle::open(&config.data.data, engine).await?;
         let shared = Arc::new(Shared {
             engines,
-            limits: Limits::new(&config.limits, config.data.memory_limit),
+            limits,
             cache: CountCache::new(
                 config.cache.count_cache_entries,
                 config.cache.count_cache_bytes,

@@ -13,8 +13,9 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Float64Type};
 use futures::TryStreamExt;
-use strata_core::analytics::{AnalyticsParams, CohortPeriod, Report, ReportKind, ReportRequest};
+use strata_core::analytics::AnalyticsParams;
 use strata_core::cluster::Cluster;
+use strata_core::report::{CohortPeriod, Report, ReportKind, ReportRequest};
 use strata_core::{Engine, EngineConfig, MembersRequest, SegmentStore};
 use strata_dsl::ast::{Duration, TimeUnit};
 

@@ -10,16 +10,17 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::compute::concat_batches;
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use strata_core::analytics::{AnalyticsParams, CohortPeriod, Report, ReportKind, ReportRequest};
+use strata_core::analytics::AnalyticsParams;
+use strata_core::report::{CohortPeriod, Report, ReportKind, ReportRequest};
 use strata_dsl::ast::{Duration, TimeUnit};
 
 use super::plot;
 use super::query::{EngineArgs, parse_as_of, runtime};
+use super::report_tables::{cohorts, table};
 
 /// Flags of the four report commands (each uses the ones that apply to it).
 #[derive(Debug, Args)]
@@ -197,15 +198,6 @@ pub(crate) fn run(kind: ReportKind, a: ReportArgs) -> anyhow::Result<()> {
     })
 }
 
-/// One table of a report as a single batch.
-pub(crate) fn table(report: &Report, name: &str) -> anyhow::Result<RecordBatch> {
-    let batches = report
-        .table(name)
-        .with_context(|| format!("the report has no table '{name}'"))?;
-    let first = batches.first().context("empty report table")?;
-    Ok(concat_batches(&first.schema(), batches)?)
-}
-
 fn output(report: &Report, format: ReportFormat, dir: Option<&Path>) -> anyhow::Result<()> {
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -376,40 +368,6 @@ fn boxed(headers: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
     }
     out.push_str(&rule);
     out
-}
-
-/// Retention cells by cohort: `(cohort_start, cohort_size, fraction per k)`.
-pub(crate) type Cohorts = Vec<(String, i64, Vec<Option<f64>>)>;
-
-/// The cohorts table as rows of a triangle.
-pub(crate) fn cohorts(batch: &RecordBatch) -> anyhow::Result<Cohorts> {
-    let col = |name: &str| -> anyhow::Result<&dyn Array> {
-        Ok(batch
-            .column_by_name(name)
-            .with_context(|| format!("cohorts table without {name}"))?
-            .as_ref())
-    };
-    let start = col("cohort_start")?.as_primitive::<Date32Type>();
-    let k = col("period_index")?.as_primitive::<Int64Type>();
-    let size = col("cohort_size")?.as_primitive::<Int64Type>();
-    let fraction = col("fraction")?.as_primitive::<Float64Type>();
-    let mut out: Cohorts = Vec::new();
-    for i in 0..batch.num_rows() {
-        let label = start
-            .value_as_date(i)
-            .map(|d| d.to_string())
-            .unwrap_or_default();
-        if out.last().is_none_or(|(l, _, _)| *l != label) {
-            out.push((label, size.value(i), Vec::new()));
-        }
-        let row = &mut out.last_mut().expect("pushed").2;
-        let k = usize::try_from(k.value(i)).context("negative period index")?;
-        if row.len() <= k {
-            row.resize(k + 1, None);
-        }
-        row[k] = fraction.is_valid(i).then(|| fraction.value(i));
-    }
-    Ok(out)
 }
 
 /// Cohorts down, periods across, cells in percent.

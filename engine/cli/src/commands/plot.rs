@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use strata_core::analytics::{CohortPeriod, Report};
+use strata_core::report::{CohortPeriod, Report};
 
-use super::analytics::{cohorts, table};
+use super::report_tables::{cohorts, table};
 
 /// One colour per RFM segment, in rule order.
 const SEGMENT_COLOURS: &[(&str, &str)] = &[

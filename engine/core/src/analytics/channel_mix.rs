@@ -5,8 +5,9 @@ use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{ExprFunctionExt, when};
 use datafusion::prelude::{DataFrame, Expr, ident, lit};
 
-use super::{AnalyticsParams, Context};
+use super::AnalyticsParams;
 use crate::Result;
+use crate::scan::Scan;
 use crate::time;
 
 /// The classes, in report order.
@@ -15,7 +16,7 @@ pub const CLASSES: &[&str] = &["online_only", "offline_only", "omnichannel", "no
 /// One row per profile with at least one purchase before as_of (within the
 /// window, if any): `profile_id, channel_mix`. Profiles without a row are
 /// `none`.
-pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
+pub(crate) async fn per_profile(cx: &Scan<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     let since = p
         .window
         .map(|w| time::sub_duration(cx.as_of, w))
@@ -39,7 +40,7 @@ pub(crate) fn in_channels(list: &[String]) -> Expr {
 
 /// The aggregates `online` and `offline`: rows through a channel of the
 /// manifest's online / offline class (input to [`class`]).
-pub(crate) fn class_counts(cx: &Context<'_>) -> Result<[Expr; 2]> {
+pub(crate) fn class_counts(cx: &Scan<'_>) -> Result<[Expr; 2]> {
     let channels = &cx.dataset.manifest().channels;
     Ok([
         count(lit(1i64))

@@ -6,9 +6,10 @@ use datafusion::logical_expr::{Operator, binary_expr, when};
 use datafusion::prelude::{DataFrame, ident, lit};
 use strata_dsl::ast::{Duration, TimeUnit};
 
-use super::{AnalyticsParams, Context};
-use crate::compile::{ts_lit, union_all};
-use crate::months::{self, Cover};
+use super::AnalyticsParams;
+use crate::plan::expr::{ts_lit, union_all};
+use crate::plan::months::{self, Cover};
+use crate::scan::Scan;
 use crate::{Result, time};
 
 /// The default window W.
@@ -42,7 +43,7 @@ const IN_C: i64 = 4;
 /// no window bound falls inside give it from their partition alone
 /// (`months::split`), so `event_time` is read only in the (at most three)
 /// months holding a bound: one `bit_or` per profile over the union.
-pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
+pub(crate) async fn per_profile(cx: &Scan<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     let w = p.window.unwrap_or(DEFAULT_WINDOW);
     let c_start = time::sub_duration(cx.as_of, w)?;
     // P = [as_of - 2W, as_of - W), with 2W taken from as_of (for calendar

@@ -10,7 +10,8 @@ use datafusion::functions_aggregate::expr_fn::{count, max, sum};
 use datafusion::logical_expr::{cast, when};
 use datafusion::prelude::{DataFrame, Expr, coalesce, ident, lit};
 
-use super::{AnalyticsParams, Context, RowsPerId};
+use super::AnalyticsParams;
+use crate::scan::{RowsPerId, Scan};
 use crate::time;
 use crate::{Error, Result};
 
@@ -40,7 +41,7 @@ pub(crate) const MONETARY_SUM: &str = "__rfm_monetary_sum";
 /// One row per profile with at least one purchase before as_of (within the
 /// lookback, if any): `profile_id, recency_days, frequency, monetary, r, f,
 /// m, segment`.
-pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
+pub(crate) async fn per_profile(cx: &Scan<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     Ok(scored(cx, p).await?.drop_columns(&[MONETARY_SUM])?)
 }
 
@@ -48,7 +49,7 @@ pub async fn per_profile(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFr
 /// DSL's `rfm.monetary` compares and what `m` ranks) is rounded; sums of
 /// it depend on the order rows arrive in, so reports sum [`MONETARY_SUM`]
 /// instead and convert once at the end (deterministic answers).
-pub(crate) async fn scored(cx: &Context<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
+pub(crate) async fn scored(cx: &Scan<'_>, p: &AnalyticsParams) -> Result<DataFrame> {
     let bins = i64::from(p.bins.unwrap_or(DEFAULT_BINS));
     let since = p
         .window

@@ -75,3 +75,50 @@ fn hints() {
     let r = err("rfm.segment = 'champion'");
     assert!(r.contains("did you mean 'champions'?"), "{r}");
 }
+
+/// The JSON form of `src` without spans, as a program would build it.
+fn without_spans(src: &str) -> strata_dsl::ast::Segment {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("span");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value =
+        serde_json::from_str(&strata_dsl::to_json(&strata_dsl::parse(src).unwrap())).unwrap();
+    strip(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn diagnostics_without_spans_come_in_walk_order() {
+    // All spans are 0..0: the order is the checker's own. An aggregate's
+    // event type comes before its WHERE, its property and value after.
+    let seg = without_spans(
+        "count(purchse WHERE amout > 1 AND country = 'x' WITHIN 30d) >= 'a' \
+         AND sum(purchase.currency WHERE chanel = 'web') > 1 AND contry = 'US'",
+    );
+    let e = strata_dsl::check(&seg, &StaticCatalog::demo()).unwrap_err();
+    let msgs: Vec<&str> = e
+        .diagnostics()
+        .unwrap()
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(
+        msgs,
+        [
+            "unknown event type `purchse`",
+            "unknown event property `amout`",
+            "`country` is a profile attribute, not an event property",
+            "count(...) is an integer, but 'a' is text",
+            "unknown event property `chanel`",
+            "sum(...) needs a numeric property, but `currency` is text",
+            "unknown field `contry`",
+        ]
+    );
+}

@@ -59,3 +59,37 @@ fn structurally_invalid_json_is_rejected() {
         assert!(matches!(from_json(json), Err(Error::Dsl(_))), "{json}");
     }
 }
+
+#[test]
+fn structural_diagnostics_come_in_walk_order() {
+    // No spans: the order is the validator's own. A condition's own rules
+    // come before its WHERE, its window and values after.
+    let json = r#"{"expr": {"op": "and", "args": [
+        {"op": "compare",
+         "lhs": {"kind": "aggregate", "func": "sum",
+                 "filter": {"event": {"kind": "type", "name": {"name": ""}},
+                            "predicate": {"op": "performed", "filter": {"event": {"kind": "any"},
+                                "window": {"kind": "within", "duration": {"amount": 0, "unit": "days"}}}},
+                            "window": {"kind": "within", "duration": {"amount": 0, "unit": "hours"}}}},
+         "cmp": ">", "value": {"kind": "float", "value": 1.0}},
+        {"op": "in_list", "lhs": {"kind": "field", "name": {"name": "country"}}, "list": [], "negated": false}
+    ]}}"#;
+    let e = from_json(json).unwrap_err();
+    let msgs: Vec<&str> = e
+        .diagnostics()
+        .unwrap()
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(
+        msgs,
+        [
+            "sum(...) needs a property to aggregate",
+            "empty event type",
+            "performed(...) cannot be used inside WHERE",
+            "a duration of 0d is empty",
+            "a duration of 0h is empty",
+            "the list is empty",
+        ]
+    );
+}

@@ -1,12 +1,16 @@
 //! An opened dataset: its manifest, its Parquet tables registered with a
 //! DataFusion session, and the DSL's view of it ([`DatasetCatalog`]).
+//!
+//! Below it: the files it reads beside the tables (saved segments, the
+//! features file's stamp, dictionary pages) and the profile-range table
+//! provider ([`ranges`]).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{DataType, SchemaRef};
+use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -14,22 +18,19 @@ use datafusion::datasource::listing::{
 };
 use datafusion::prelude::{SessionContext, col, ident};
 use strata_datasets::Manifest;
-use strata_dsl::FieldType;
-
-use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::Result;
-use crate::features::FeatureStamp;
-use crate::ranges::ByProfileRange;
+use crate::plan::tables::{EVENT_MONTH, EVENTS, FEATURES, PROFILES};
 use crate::segments::SegmentStore;
 
-/// Table names registered in the session.
-pub(crate) const PROFILES: &str = "profiles";
-pub(crate) const EVENTS: &str = "events";
-/// Materialized per-profile features, when present.
-pub(crate) const FEATURES: &str = "features";
-/// The hive partition column of the events table.
-pub(crate) const EVENT_MONTH: &str = "event_month";
+mod catalog;
+pub(crate) mod dictionary_pages;
+pub(crate) mod features_file;
+pub(crate) mod ranges;
+
+pub use catalog::DatasetCatalog;
+use features_file::FeatureStamp;
+use ranges::ByProfileRange;
 
 /// A dataset directory opened for querying.
 #[derive(Debug)]
@@ -85,7 +86,7 @@ impl Dataset {
         // the event types below.
         let state = ctx.state();
         let all_events = events.scan(&state, None, &[], None).await?;
-        let events_files = crate::ranges::file_paths(&all_events);
+        let events_files = ranges::file_paths(&all_events);
         ctx.register_table(PROFILES, Arc::new(profiles))?;
         if declare_order {
             let target = state.config().target_partitions();
@@ -98,7 +99,7 @@ impl Dataset {
         // The dictionary pages are a shortcut: when they cannot be read
         // (or cannot tell), the scan answers, and reports any real error.
         let from_dictionaries = events_files.and_then(|files| {
-            crate::dictionary_pages::distinct_strings(&files, "event_type")
+            dictionary_pages::distinct_strings(&files, "event_type")
                 .inspect_err(|e| tracing::debug!("event types from dictionary pages: {e}"))
                 .ok()
                 .flatten()
@@ -115,11 +116,11 @@ impl Dataset {
             .filter_map(|(y, m)| NaiveDate::from_ymd_opt(y, m, 1))
             .min();
 
-        let features = crate::features::read_stamp(dir);
+        let features = features_file::read_stamp(dir);
         if features.is_some() {
             let table = listing_table(
                 ctx,
-                &dir.join(crate::features::FEATURES_DIR),
+                &dir.join(features_file::FEATURES_DIR),
                 vec![],
                 order(&["profile_id"]),
             )
@@ -180,7 +181,7 @@ impl Dataset {
 }
 
 /// The distinct event types by a scan of `event_type`, sorted: for files
-/// whose dictionary pages cannot tell (see [`crate::dictionary_pages`]).
+/// whose dictionary pages cannot tell (see [`dictionary_pages`]).
 async fn scan_event_types(ctx: &SessionContext) -> Result<Vec<String>> {
     let batches = ctx
         .table(EVENTS)
@@ -220,97 +221,4 @@ async fn listing_table(
     // over the four profile files at m scale).
     Ok(ListingTable::try_new(config)?
         .with_cache(state.runtime_env().cache_manager.get_file_statistic_cache()))
-}
-
-/// The DSL type checker's view of a [`Dataset`].
-#[derive(Debug)]
-pub struct DatasetCatalog<'a> {
-    dataset: &'a Dataset,
-    segments: BTreeMap<String, String>,
-}
-
-impl<'a> DatasetCatalog<'a> {
-    pub fn new(dataset: &'a Dataset) -> Result<Self> {
-        let segments = dataset.segments().load_all()?;
-        Ok(DatasetCatalog { dataset, segments })
-    }
-}
-
-/// Maps an Arrow type to what the DSL can do with it.
-pub(crate) fn field_type(dt: &DataType) -> FieldType {
-    match dt {
-        DataType::Boolean => FieldType::Bool,
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => FieldType::Int,
-        DataType::Float16
-        | DataType::Float32
-        | DataType::Float64
-        | DataType::Decimal32(_, _)
-        | DataType::Decimal64(_, _)
-        | DataType::Decimal128(_, _)
-        | DataType::Decimal256(_, _) => FieldType::Float,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => FieldType::String,
-        DataType::Dictionary(_, v) => field_type(v),
-        DataType::Date32 | DataType::Date64 => FieldType::Date,
-        DataType::Timestamp(_, _) => FieldType::Timestamp,
-        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) => {
-            FieldType::List(Box::new(field_type(f.data_type())))
-        }
-        _ => FieldType::Other,
-    }
-}
-
-/// Event columns that are not user-facing properties in `WHERE`.
-const EVENT_INTERNAL: &[&str] = &["profile_id", "event_type", "event_time", EVENT_MONTH];
-
-impl strata_dsl::Catalog for DatasetCatalog<'_> {
-    fn profile_field(&self, name: &str) -> Option<FieldType> {
-        let schema = self.dataset.profiles_schema();
-        schema
-            .field_with_name(name)
-            .ok()
-            .map(|f| field_type(f.data_type()))
-    }
-    fn profile_fields(&self) -> Vec<String> {
-        self.dataset
-            .profiles_schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect()
-    }
-    fn event_property(&self, name: &str) -> Option<FieldType> {
-        if EVENT_INTERNAL.contains(&name) && name != "event_time" {
-            return None;
-        }
-        self.dataset
-            .events_schema()
-            .field_with_name(name)
-            .ok()
-            .map(|f| field_type(f.data_type()))
-    }
-    fn event_properties(&self) -> Vec<String> {
-        self.dataset
-            .events_schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| n == "event_time" || !EVENT_INTERNAL.contains(&n.as_str()))
-            .collect()
-    }
-    fn event_types(&self) -> Vec<String> {
-        self.dataset.event_types().to_vec()
-    }
-    fn segment(&self, name: &str) -> Option<String> {
-        self.segments.get(name).cloned()
-    }
-    fn segments(&self) -> Vec<String> {
-        self.segments.keys().cloned().collect()
-    }
 }

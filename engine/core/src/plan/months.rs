@@ -21,8 +21,8 @@
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 use datafusion::prelude::{Expr, ident, lit};
 
-use crate::compile::{conjunction, disjunction};
-use crate::dataset::EVENT_MONTH;
+use super::expr::{conjunction, disjunction};
+use super::tables::EVENT_MONTH;
 
 /// How a window covers the events of a [`Branch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

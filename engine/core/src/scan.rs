@@ -1,9 +1,7 @@
-//! RFM, channel mix, lifecycle and retention, exactly as
-//! docs/design.md#semantics defines them.
-//!
-//! Each analysis has a per-profile table (what the DSL built-ins join) and a
-//! report (what marketers read); the report is an aggregation of the
-//! per-profile table, so a built-in and its report always agree.
+//! The events scan every query shares: a session with a dataset's tables
+//! registered and the instant a query is evaluated at ([`Scan`]), the
+//! events of some types in a window or a month branch, restricting
+//! per-profile tables to the profiles, and memory-accounted caching.
 
 use std::sync::Arc;
 
@@ -14,53 +12,39 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_plan::execute_stream_partitioned;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, ident, lit};
 use futures::StreamExt;
-use strata_dsl::ast::Duration;
 
-use crate::compile::{conjunction, ts_lit};
-use crate::dataset::{Dataset, EVENT_MONTH, EVENTS, PROFILES};
-use crate::held_table::HeldTable;
+use crate::dataset::Dataset;
+use crate::plan::expr::{conjunction, ts_lit};
+use crate::plan::held_table::HeldTable;
+use crate::plan::months::Branch;
+use crate::plan::tables::{EVENT_MONTH, EVENTS, PROFILES};
 use crate::time;
 use crate::{Error, Result};
 
-pub mod channel_mix;
-pub mod lifecycle;
-mod report;
-pub mod rfm;
-
-pub use report::{MAX_REPORT_BINS, REPORTS_DIR};
-
-/// Profile ids of the `profiles` table, in [`Context::only_profiles`].
+/// Profile ids of the `profiles` table, in [`Scan::only_profiles`].
 const KNOWN_PID: &str = "__strata_known_pid";
 
-/// Optional parameters shared by the analyses: RFM `bins` and `lookback`
-/// (as `window`), the channel-mix window, the lifecycle window W.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct AnalyticsParams {
-    pub bins: Option<u32>,
-    pub window: Option<Duration>,
-}
-
-/// What every analysis runs against: a session with the dataset's tables
+/// What every query runs against: a session with the dataset's tables
 /// registered, and the instant it is evaluated at.
 #[derive(Clone, Copy)]
-pub struct Context<'a> {
+pub(crate) struct Scan<'a> {
     pub(crate) ctx: &'a SessionContext,
     pub(crate) dataset: &'a Dataset,
     pub(crate) as_of: DateTime<Utc>,
 }
 
-impl std::fmt::Debug for Context<'_> {
+impl std::fmt::Debug for Scan<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
+        f.debug_struct("Scan")
             .field("dataset", &self.dataset.dir())
             .field("as_of", &self.as_of)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a> Context<'a> {
+impl<'a> Scan<'a> {
     pub(crate) fn new(ctx: &'a SessionContext, dataset: &'a Dataset, as_of: DateTime<Utc>) -> Self {
-        Context {
+        Scan {
             ctx,
             dataset,
             as_of,
@@ -154,11 +138,7 @@ impl<'a> Context<'a> {
     }
 
     /// Events of the given types in the months of `branch`, before as_of.
-    pub(crate) async fn events_in(
-        &self,
-        types: &[String],
-        branch: &crate::months::Branch,
-    ) -> Result<DataFrame> {
+    pub(crate) async fn events_in(&self, types: &[String], branch: &Branch) -> Result<DataFrame> {
         let mut filters = vec![
             branch.filter(),
             ident("event_type").in_list(types.iter().cloned().map(lit).collect(), false),
@@ -173,7 +153,7 @@ impl<'a> Context<'a> {
     /// restricted to the ids that have a row in `profiles`.
     ///
     /// Joins keep the side the plan puts on the left as the hash table
-    /// (see `Engine::open`): with one row per id, `df` (the ids with
+    /// (see `session::context`): with one row per id, `df` (the ids with
     /// matching events) is the smaller side; with several, the profiles.
     pub(crate) async fn only_profiles(&self, df: DataFrame, rows: RowsPerId) -> Result<DataFrame> {
         let known = self
@@ -210,42 +190,4 @@ impl<'a> Context<'a> {
 pub(crate) enum RowsPerId {
     One,
     Several,
-}
-
-/// The four reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReportKind {
-    Rfm,
-    ChannelMix,
-    Lifecycle,
-    Retention,
-}
-
-/// Calendar period of a retention cohort (UTC; weeks start on Monday).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum CohortPeriod {
-    Week,
-    #[default]
-    Month,
-}
-
-/// What a report is computed over.
-#[derive(Debug, Clone)]
-pub struct ReportRequest {
-    pub as_of: DateTime<Utc>,
-    /// Restrict the report to the members of this (checked) segment.
-    pub segment: Option<strata_dsl::ast::Segment>,
-    pub params: AnalyticsParams,
-    /// Retention only.
-    pub period: CohortPeriod,
-}
-
-/// A report: one or more named tables of Arrow data, small enough to hold
-/// in memory (segment sizes, distributions, a cohort matrix).
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub kind: ReportKind,
-    pub as_of: DateTime<Utc>,
-    /// `(name, batches)`, e.g. `("segments", ..)`, `("scores", ..)`.
-    pub tables: Vec<(String, Vec<arrow::record_batch::RecordBatch>)>,
 }

@@ -13,7 +13,7 @@
 //! declares the scan range-partitioned on `profile_id`. The ranges (runs of
 //! chunks, balanced by bytes) are fixed when the table is opened, so every
 //! scan declares the same partitioning and a union of scans (the month
-//! branches of [`crate::months`]) keeps it. An aggregation by `profile_id`
+//! branches of [`crate::plan::months`]) keeps it. An aggregation by `profile_id`
 //! then runs once per partition (`SinglePartitioned`: no repartition, no
 //! final merge) over a hash table of that range's profiles only.
 //!

@@ -1,6 +1,6 @@
 //! A table of batches held in memory whose bytes are reserved in the
 //! session's memory pool for as long as the table lives: what an analysis
-//! caches (`Context::cache`) counts against the same limit as DataFusion's
+//! caches (`Scan::cache`) counts against the same limit as DataFusion's
 //! own operators, however long the plans reading it keep it.
 
 use std::sync::Arc;

@@ -1,0 +1,108 @@
+//! Whether a segment holds for a profile without events, decided from
+//! the segment alone: it lets the compiler join only the profiles with
+//! events.
+
+use strata_dsl::ast::{AggFunc, CmpOp, Expr, ExprKind, Operand, Value};
+
+/// Whether `e` holds for a profile without any event: `Some(b)` when that
+/// does not depend on the profile's attributes or built-ins, `None` when
+/// it may. docs/design.md#semantics: over no events count and sum are 0 and
+/// avg / min / max / first / last are NULL; a comparison with NULL is false;
+/// NOT is the complement.
+pub(super) fn holds_without_events(e: &Expr) -> Option<bool> {
+    match &e.kind {
+        ExprKind::And { args } => {
+            let v: Vec<Option<bool>> = args.iter().map(holds_without_events).collect();
+            if v.contains(&Some(false)) {
+                Some(false)
+            } else if v.iter().all(|x| *x == Some(true)) {
+                Some(true)
+            } else {
+                None
+            }
+        }
+        ExprKind::Or { args } => {
+            let v: Vec<Option<bool>> = args.iter().map(holds_without_events).collect();
+            if v.contains(&Some(true)) {
+                Some(true)
+            } else if v.iter().all(|x| *x == Some(false)) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        ExprKind::Not { arg } => holds_without_events(arg).map(|b| !b),
+        // `count(…) > 0` over no events.
+        ExprKind::Performed { .. } => Some(false),
+        // A NULL aggregate (avg, min, max, first, last) compares false,
+        // with every operator, in a list or a range, negated or not.
+        ExprKind::Compare {
+            lhs: Operand::Aggregate(a),
+            ..
+        }
+        | ExprKind::Between {
+            lhs: Operand::Aggregate(a),
+            ..
+        }
+        | ExprKind::InList {
+            lhs: Operand::Aggregate(a),
+            ..
+        } if !zero_without_events(a.func) => Some(false),
+        ExprKind::Compare {
+            lhs: Operand::Aggregate(_),
+            cmp,
+            value,
+        } => {
+            let v = number(value)?;
+            Some(match cmp {
+                CmpOp::Eq => 0.0 == v,
+                CmpOp::NotEq => 0.0 != v,
+                CmpOp::Lt => 0.0 < v,
+                CmpOp::LtEq => 0.0 <= v,
+                CmpOp::Gt => 0.0 > v,
+                CmpOp::GtEq => 0.0 >= v,
+            })
+        }
+        ExprKind::Between {
+            lhs: Operand::Aggregate(_),
+            low,
+            high,
+            negated,
+        } => Some((number(low)? <= 0.0 && 0.0 <= number(high)?) != *negated),
+        ExprKind::InList {
+            lhs: Operand::Aggregate(_),
+            list,
+            negated,
+        } => {
+            let mut found = false;
+            for v in list {
+                found |= number(v)? == 0.0;
+            }
+            Some(found != *negated)
+        }
+        // count and sum are never NULL; the others are over no events.
+        ExprKind::IsNull {
+            lhs: Operand::Aggregate(a),
+            negated,
+        } => Some(zero_without_events(a.func) == *negated),
+        _ => None,
+    }
+}
+
+/// Whether aggregate `f` over no events is 0 (else it is NULL).
+fn zero_without_events(f: AggFunc) -> bool {
+    match f {
+        AggFunc::Count | AggFunc::Sum => true,
+        AggFunc::Avg | AggFunc::Min | AggFunc::Max | AggFunc::First | AggFunc::Last => false,
+    }
+}
+
+/// A numeric literal's value (exact enough to compare with 0: only its
+/// sign matters), `None` for other literals.
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) if f.is_finite() => Some(*f),
+        _ => None,
+    }
+}
