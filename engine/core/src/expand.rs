@@ -100,25 +100,20 @@ impl<'a> Expander<'a> {
     }
 
     /// `expr` with its (already resolved, within the limits) references
-    /// replaced. Recursion is bounded by the checked depth.
+    /// replaced, inlined definitions included (the walk does not recurse).
     fn inline(&self, e: &Expr) -> Expr {
-        let kind = match &e.kind {
-            ExprKind::InSegment { name } => match self.resolved.get(&name.name) {
-                Some(saved) => return self.inline(&saved.segment.expr),
-                None => e.kind.clone(),
-            },
-            ExprKind::And { args } => ExprKind::And {
-                args: args.iter().map(|a| self.inline(a)).collect(),
-            },
-            ExprKind::Or { args } => ExprKind::Or {
-                args: args.iter().map(|a| self.inline(a)).collect(),
-            },
-            ExprKind::Not { arg } => ExprKind::Not {
-                arg: Box::new(self.inline(arg)),
-            },
-            other => other.clone(),
-        };
-        Expr { kind, span: e.span }
+        let inlined = e.clone().transform_down(|mut e| {
+            while let ExprKind::InSegment { name } = &e.kind
+                && let Some(saved) = self.resolved.get(&name.name)
+            {
+                e = saved.segment.expr.clone();
+            }
+            Ok::<_, std::convert::Infallible>(e)
+        });
+        match inlined {
+            Ok(e) => e,
+            Err(never) => match never {},
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use strata_core::Engine;
-use strata_dsl::ast::{Segment, TimeUnit};
+use strata_dsl::ast::Segment;
 use strata_proto::v1;
 
 use crate::error::{Error, Result};
@@ -120,27 +120,15 @@ pub(crate) fn diagnostic(d: &strata_dsl::Diagnostic, text: &str) -> v1::Diagnost
     }
 }
 
-/// `90d`, `12w`, `6m`, `48h` (empty: none).
+/// `90d`, `12w`, `6m`, `48h` (empty: none): the DSL's durations.
 pub(crate) fn window(field: &str, s: &str) -> Result<Option<strata_dsl::ast::Duration>> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
     }
-    let bad = || {
-        Error::InvalidArgument(format!(
-            "{field} '{s}' is not a window: use a number and a unit, e.g. 90d, 12w, 6m, 48h"
-        ))
-    };
-    let unit = s
-        .chars()
-        .last()
-        .and_then(TimeUnit::from_suffix)
-        .ok_or_else(bad)?;
-    let amount: u32 = s[..s.len() - 1].parse().map_err(|_| bad())?;
-    if amount == 0 {
-        return Err(bad());
-    }
-    Ok(Some(strata_dsl::ast::Duration::new(amount, unit)))
+    s.parse()
+        .map(Some)
+        .map_err(|e| Error::InvalidArgument(format!("{field}: {e}")))
 }
 
 /// Encodes record batches as one Arrow IPC stream.

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use strata_core::analytics::AnalyticsParams;
 use strata_core::report::{CohortPeriod, Report, ReportKind, ReportRequest};
-use strata_dsl::ast::{Duration, TimeUnit};
+use strata_dsl::ast::Duration;
 
 use super::plot;
 use super::query::{EngineArgs, parse_as_of, runtime};
@@ -78,28 +78,8 @@ pub(crate) enum ReportFormat {
 
 /// `30d`, `12h`, `2w`, `6m`, `1y`: the DSL's duration syntax.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let amount: u32 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration: use e.g. 90d, 12w, 6m, 1y"))?;
-    if amount == 0 {
-        return Err(format!("'{s}': a duration is at least 1"));
-    }
-    let unit = match unit {
-        "h" => TimeUnit::Hours,
-        "d" => TimeUnit::Days,
-        "w" => TimeUnit::Weeks,
-        "m" => TimeUnit::Months,
-        "y" => TimeUnit::Years,
-        other => {
-            return Err(format!(
-                "unknown duration unit '{other}': use h, d, w, m or y"
-            ));
-        }
-    };
-    Ok(Duration::new(amount, unit))
+    s.parse()
+        .map_err(|e: strata_dsl::DurationError| e.to_string())
 }
 
 impl ReportArgs {
@@ -394,6 +374,8 @@ fn retention_triangle(batch: &RecordBatch) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    use strata_dsl::ast::TimeUnit;
+
     use super::*;
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use arrow::record_batch::RecordBatch;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
 use strata_core::{Engine, EngineConfig, MembersRequest};
@@ -341,18 +341,11 @@ impl Sink {
     }
 }
 
-/// `2025-06-30`, `2025-06-30T12:00:00Z` (any RFC 3339) or `now`.
+/// `2025-06-30`, `2025-06-30T12:00:00Z` (any RFC 3339), `2025-06-30
+/// 12:00:00` (UTC) or `now`: the DSL crate's reading of an instant.
 pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
-    if s.eq_ignore_ascii_case("now") {
-        return Ok(Utc::now());
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    }
-    Err(format!(
-        "'{s}' is not a time: use 2025-06-30, 2025-06-30T12:00:00Z or now"
-    ))
+    let micros = strata_dsl::parse_instant(s)
+        .map_err(|e| e.to_string())?
+        .micros_or(Utc::now().timestamp_micros());
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| format!("'{s}' is out of range"))
 }

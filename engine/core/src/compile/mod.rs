@@ -181,23 +181,18 @@ impl<'a> Compiler<'a> {
 
     // ---- collecting what the segment needs -------------------------------
 
+    /// Every behaviour and built-in table the segment uses, outside event
+    /// filters (a `WHERE` names event properties, never aggregates).
     fn collect(&mut self, e: &Expr) {
-        match &e.kind {
-            ExprKind::And { args } | ExprKind::Or { args } => {
-                args.iter().for_each(|a| self.collect(a))
+        for (node, at) in e.walk() {
+            if at.in_where() {
+                continue;
             }
-            ExprKind::Not { arg } => self.collect(arg),
-            ExprKind::Compare { lhs, .. }
-            | ExprKind::InList { lhs, .. }
-            | ExprKind::Between { lhs, .. }
-            | ExprKind::Contains { lhs, .. }
-            | ExprKind::StartsWith { lhs, .. }
-            | ExprKind::IsNull { lhs, .. }
-            | ExprKind::Truthy { lhs } => self.collect_operand(lhs),
-            ExprKind::Performed { filter } => {
+            if let ExprKind::Performed { filter } = &node.kind {
                 self.needs.behaviour_index(performed(filter));
+            } else if let Some(lhs) = node.lhs() {
+                self.collect_operand(lhs);
             }
-            ExprKind::Anniversary { .. } | ExprKind::InSegment { .. } => {}
         }
     }
 

@@ -36,7 +36,16 @@ impl Compiler<'_> {
                 })
             }
             ExprKind::Not { arg } => self.predicate(arg, !neg, scope),
-            _ => {
+            ExprKind::Compare { .. }
+            | ExprKind::InList { .. }
+            | ExprKind::Between { .. }
+            | ExprKind::Contains { .. }
+            | ExprKind::StartsWith { .. }
+            | ExprKind::IsNull { .. }
+            | ExprKind::Truthy { .. }
+            | ExprKind::Performed { .. }
+            | ExprKind::Anniversary { .. }
+            | ExprKind::InSegment { .. } => {
                 let leaf = self.leaf(e, scope)?;
                 Ok(if neg { leaf.is_not_true() } else { leaf })
             }

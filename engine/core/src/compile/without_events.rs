@@ -34,25 +34,33 @@ pub(super) fn holds_without_events(e: &Expr) -> Option<bool> {
         ExprKind::Not { arg } => holds_without_events(arg).map(|b| !b),
         // `count(…) > 0` over no events.
         ExprKind::Performed { .. } => Some(false),
+        ExprKind::Compare { .. }
+        | ExprKind::InList { .. }
+        | ExprKind::Between { .. }
+        | ExprKind::IsNull { .. }
+        | ExprKind::Contains { .. }
+        | ExprKind::StartsWith { .. }
+        | ExprKind::Truthy { .. } => match e.lhs() {
+            Some(Operand::Aggregate(a)) => aggregate_without_events(&e.kind, a.func),
+            Some(Operand::Field { .. } | Operand::Builtin(_)) | None => None,
+        },
+        // Attributes decide these (saved segments are inlined by now).
+        ExprKind::Anniversary { .. } | ExprKind::InSegment { .. } => None,
+    }
+}
+
+/// Whether condition `kind` on an aggregate `func` holds over no events.
+fn aggregate_without_events(kind: &ExprKind, func: AggFunc) -> Option<bool> {
+    let zero = zero_without_events(func);
+    match kind {
+        // count and sum are never NULL; the others are over no events.
+        ExprKind::IsNull { negated, .. } => Some(zero == *negated),
         // A NULL aggregate (avg, min, max, first, last) compares false,
         // with every operator, in a list or a range, negated or not.
-        ExprKind::Compare {
-            lhs: Operand::Aggregate(a),
-            ..
+        ExprKind::Compare { .. } | ExprKind::Between { .. } | ExprKind::InList { .. } if !zero => {
+            Some(false)
         }
-        | ExprKind::Between {
-            lhs: Operand::Aggregate(a),
-            ..
-        }
-        | ExprKind::InList {
-            lhs: Operand::Aggregate(a),
-            ..
-        } if !zero_without_events(a.func) => Some(false),
-        ExprKind::Compare {
-            lhs: Operand::Aggregate(_),
-            cmp,
-            value,
-        } => {
+        ExprKind::Compare { cmp, value, .. } => {
             let v = number(value)?;
             Some(match cmp {
                 CmpOp::Eq => 0.0 == v,
@@ -64,28 +72,25 @@ pub(super) fn holds_without_events(e: &Expr) -> Option<bool> {
             })
         }
         ExprKind::Between {
-            lhs: Operand::Aggregate(_),
-            low,
-            high,
-            negated,
+            low, high, negated, ..
         } => Some((number(low)? <= 0.0 && 0.0 <= number(high)?) != *negated),
-        ExprKind::InList {
-            lhs: Operand::Aggregate(_),
-            list,
-            negated,
-        } => {
+        ExprKind::InList { list, negated, .. } => {
             let mut found = false;
             for v in list {
                 found |= number(v)? == 0.0;
             }
             Some(found != *negated)
         }
-        // count and sum are never NULL; the others are over no events.
-        ExprKind::IsNull {
-            lhs: Operand::Aggregate(a),
-            negated,
-        } => Some(zero_without_events(a.func) == *negated),
-        _ => None,
+        // Not conditions an aggregate can be the subject of.
+        ExprKind::Contains { .. }
+        | ExprKind::StartsWith { .. }
+        | ExprKind::Truthy { .. }
+        | ExprKind::And { .. }
+        | ExprKind::Or { .. }
+        | ExprKind::Not { .. }
+        | ExprKind::Performed { .. }
+        | ExprKind::Anniversary { .. }
+        | ExprKind::InSegment { .. } => None,
     }
 }
 

@@ -1,9 +1,10 @@
 //! The reports: RFM, channel mix, lifecycle and retention
-//! computed by `Engine::report` must equal the numbers computed naively,
-//! profile by profile, from docs/design.md#semantics — over random small
-//! datasets (ties, single-customer datasets, events on window edges and at
-//! as_of) and over hand-made edge cases — and must agree with the DSL
-//! built-ins (`count(rfm.segment = 'champions')` is the champions row).
+//! computed by `Engine::report` must equal the naive report tables of the
+//! oracle (`reference/reports.rs`, from docs/design.md#semantics) — over
+//! random small datasets (ties, single-customer datasets, events on window
+//! edges and at as_of) and over hand-made edge cases — and must agree with
+//! the DSL built-ins (`count(rfm.segment = 'champions')` is the champions
+//! row).
 //!
 //! `STRATA_ANALYTICS_SEED` / `STRATA_ANALYTICS_DATASETS` vary the random
 //! datasets (default: a fixed seed, 40 datasets).
@@ -13,65 +14,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
-use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, Utc};
+use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use strata_core::analytics::{AnalyticsParams, CohortPeriod, Report, ReportKind, ReportRequest};
-use strata_core::{Engine, EngineConfig};
+use strata_core::Engine;
+use strata_core::analytics::AnalyticsParams;
+use strata_core::report::{CohortPeriod, Report, ReportKind, ReportRequest};
 use strata_dsl::ast::{Duration, TimeUnit};
 
-use crate::random::{self, RandomDataset, micros};
+use crate::random::{self, RandomDataset};
 use crate::reference::{
-    Data, Event, MICROS_PER_DAY, MICROS_PER_HOUR, Profile, Val, date_of_days, rfm_segment, sub,
+    CLASSES, MICROS_PER_DAY, MICROS_PER_HOUR, Period, RFM_SEGMENTS, Reference, STATES, Val,
+    date_of_days, sub,
 };
+use crate::support::{env_u64, event, handmade, instant, micros, open_dataset, profile};
 
 const DEFAULT_SEED: u64 = 0x5742_A7A0_0000_0505;
-
-const RFM_SEGMENTS: &[&str] = &[
-    "hibernating",
-    "at_risk",
-    "cannot_lose",
-    "about_to_sleep",
-    "need_attention",
-    "loyal",
-    "promising",
-    "new_customers",
-    "potential_loyalists",
-    "champions",
-];
-const CLASSES: &[&str] = &["online_only", "offline_only", "omnichannel", "none"];
-const STATES: &[&str] = &[
-    "new",
-    "returning",
-    "resurrecting",
-    "dormant",
-    "lost",
-    "never",
-];
-
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    match v.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-fn config() -> EngineConfig {
-    EngineConfig {
-        threads: 2,
-        memory_limit: 512 << 20,
-        batch_size: 8192,
-        cluster: None,
-        ..EngineConfig::default()
-    }
-}
-
-fn instant(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).expect("in range")
-}
 
 fn days(n: u32) -> Duration {
     Duration::new(n, TimeUnit::Days)
@@ -155,205 +114,8 @@ fn assert_close(got: Option<f64>, want: Option<f64>, what: &str) {
     }
 }
 
-fn ratio(num: f64, den: f64) -> Option<f64> {
-    (den != 0.0).then(|| num / den)
-}
-
 // ---------------------------------------------------------------------------
-// Naive computations, straight from docs/design.md#semantics
-// ---------------------------------------------------------------------------
-
-/// Events that exist at as_of (`event_time < as_of`), of profile `id`.
-fn existing<'a>(data: &'a Data, as_of: i64, id: i64) -> impl Iterator<Item = &'a Event> + 'a {
-    data.events
-        .iter()
-        .filter(move |e| e.profile_id == id && e.time_micros < as_of)
-}
-
-fn cents(e: &Event) -> i128 {
-    match e.props.get("amount") {
-        Some(Val::Dec(c)) => *c,
-        Some(Val::Null) | None => 0,
-        Some(other) => panic!("amount {other:?}"),
-    }
-}
-
-fn channel(e: &Event) -> Option<String> {
-    match e.props.get("channel") {
-        Some(Val::Str(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-#[derive(Debug, Clone)]
-struct NaiveRfm {
-    recency_days: i64,
-    frequency: i64,
-    monetary: i128,
-    r: i64,
-    f: i64,
-    m: i64,
-}
-
-/// RFM of every profile with a purchase before as_of (within the lookback).
-fn naive_rfm(
-    data: &Data,
-    as_of: i64,
-    bins: i64,
-    lookback: Option<Duration>,
-) -> BTreeMap<i64, NaiveRfm> {
-    let since = lookback.map_or(i64::MIN, |d| sub(as_of, d));
-    let mut rows = BTreeMap::new();
-    for p in &data.profiles {
-        let purchases: Vec<&Event> = existing(data, as_of, p.id)
-            .filter(|e| data.purchase_types.contains(&e.event_type) && e.time_micros >= since)
-            .collect();
-        if let Some(last) = purchases.iter().map(|e| e.time_micros).max() {
-            rows.insert(
-                p.id,
-                (
-                    (as_of - last).div_euclid(MICROS_PER_DAY),
-                    purchases.len() as i64,
-                    purchases.iter().map(|e| cents(e)).sum::<i128>(),
-                ),
-            );
-        }
-    }
-    let n = rows.len() as i64;
-    let score = |rank: usize| 1 + bins * (rank as i64 - 1) / n;
-    rows.iter()
-        .map(|(&id, &(rec, freq, mon))| {
-            // RANK(): 1 + the rows ordered strictly before.
-            let r = score(1 + rows.values().filter(|o| o.0 > rec).count());
-            let f = score(1 + rows.values().filter(|o| o.1 < freq).count());
-            let m = score(1 + rows.values().filter(|o| o.2 < mon).count());
-            let v = NaiveRfm {
-                recency_days: rec,
-                frequency: freq,
-                monetary: mon,
-                r,
-                f,
-                m,
-            };
-            (id, v)
-        })
-        .collect()
-}
-
-/// Channel-mix class, orders and revenue (cents) of one profile.
-fn naive_mix(
-    data: &Data,
-    as_of: i64,
-    window: Option<Duration>,
-    id: i64,
-) -> (&'static str, i64, i128) {
-    let since = window.map_or(i64::MIN, |d| sub(as_of, d));
-    let (mut online, mut offline, mut orders, mut revenue) = (false, false, 0, 0);
-    for e in existing(data, as_of, id) {
-        if !data.purchase_types.contains(&e.event_type) || e.time_micros < since {
-            continue;
-        }
-        orders += 1;
-        revenue += cents(e);
-        if let Some(ch) = channel(e) {
-            online |= data.online_channels.contains(&ch);
-            offline |= data.offline_channels.contains(&ch);
-        }
-    }
-    let class = match (online, offline) {
-        (true, true) => "omnichannel",
-        (true, false) => "online_only",
-        (false, true) => "offline_only",
-        (false, false) => "none",
-    };
-    (class, orders, revenue)
-}
-
-/// Lifecycle state of one profile with a window of `w` days.
-fn naive_lifecycle(data: &Data, as_of: i64, w: i64, id: i64) -> &'static str {
-    let c = as_of - w * MICROS_PER_DAY;
-    let p = as_of - 2 * w * MICROS_PER_DAY;
-    let times: Vec<i64> = existing(data, as_of, id)
-        .filter(|e| data.activity_types.contains(&e.event_type))
-        .map(|e| e.time_micros)
-        .collect();
-    let Some(&first) = times.iter().min() else {
-        return "never";
-    };
-    let in_c = times.iter().any(|&t| t >= c);
-    let in_p = times.iter().any(|&t| t >= p && t < c);
-    if first >= c {
-        "new"
-    } else if in_c && in_p {
-        "returning"
-    } else if in_c {
-        "resurrecting"
-    } else if in_p {
-        "dormant"
-    } else {
-        "lost"
-    }
-}
-
-/// First day of the calendar period (UTC) holding instant `t`.
-fn period_of(period: CohortPeriod, t: i64) -> NaiveDate {
-    let d = date_of_days(t.div_euclid(MICROS_PER_DAY));
-    match period {
-        CohortPeriod::Week => d - TimeDelta::days(i64::from(d.weekday().num_days_from_monday())),
-        CohortPeriod::Month => d.with_day(1).expect("day 1"),
-    }
-}
-
-fn next_period(period: CohortPeriod, d: NaiveDate) -> NaiveDate {
-    match period {
-        CohortPeriod::Week => d + TimeDelta::days(7),
-        CohortPeriod::Month => d + Months::new(1),
-    }
-}
-
-/// `(cohort_start, k, cohort_size, active)` for the whole triangle.
-fn naive_retention(
-    data: &Data,
-    as_of: i64,
-    period: CohortPeriod,
-    scope: &BTreeSet<i64>,
-) -> Vec<(NaiveDate, i64, i64, i64)> {
-    // profile → periods with activity.
-    let mut periods: BTreeMap<i64, BTreeSet<NaiveDate>> = BTreeMap::new();
-    for &id in scope {
-        for e in existing(data, as_of, id) {
-            if data.activity_types.contains(&e.event_type) {
-                periods
-                    .entry(id)
-                    .or_default()
-                    .insert(period_of(period, e.time_micros));
-            }
-        }
-    }
-    let mut cohorts: BTreeMap<NaiveDate, Vec<i64>> = BTreeMap::new();
-    for (id, ps) in &periods {
-        cohorts
-            .entry(*ps.first().expect("non-empty"))
-            .or_default()
-            .push(*id);
-    }
-    // The last period shown holds the last instant that exists.
-    let last = period_of(period, as_of - 1);
-    let mut out = Vec::new();
-    for (start, members) in cohorts {
-        let (mut q, mut k) = (start, 0);
-        while q <= last {
-            let active = members.iter().filter(|id| periods[id].contains(&q)).count() as i64;
-            out.push((start, k, members.len() as i64, active));
-            q = next_period(period, q);
-            k += 1;
-        }
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
-// Scopes: all profiles or a simple segment with an obvious naive meaning
+// Scopes: all profiles or a simple segment
 // ---------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy)]
@@ -374,23 +136,12 @@ impl Scope {
         }
     }
 
-    fn contains(self, data: &Data, as_of: i64, p: &Profile) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::AgeAtLeast21 => matches!(p.attrs.get("age"), Some(Val::Int(a)) if *a >= 21),
-            Scope::NotUs => !matches!(p.attrs.get("country"), Some(Val::Str(c)) if c == "US"),
-            Scope::PurchasedWithin30d => existing(data, as_of, p.id).any(|e| {
-                e.event_type == "purchase" && e.time_micros >= as_of - 30 * MICROS_PER_DAY
-            }),
+    /// The scope's profiles, by the oracle's DSL evaluator.
+    fn members(self, reference: &Reference<'_>) -> BTreeSet<i64> {
+        match self.dsl() {
+            None => reference.data().profiles.iter().map(|p| p.id).collect(),
+            Some(s) => reference.members(&strata_dsl::parse(s).expect("scope parses")),
         }
-    }
-
-    fn members(self, data: &Data, as_of: i64) -> BTreeSet<i64> {
-        data.profiles
-            .iter()
-            .filter(|p| self.contains(data, as_of, p))
-            .map(|p| p.id)
-            .collect()
     }
 
     /// `(<scope>) AND <cond>` in the DSL.
@@ -408,24 +159,44 @@ impl Scope {
 
 struct Case<'a> {
     engine: &'a Engine,
-    data: &'a Data,
-    as_of: i64,
+    reference: Reference<'a>,
     scope: Scope,
+    /// The scope's profile ids.
+    ids: BTreeSet<i64>,
     label: String,
 }
 
-impl Case<'_> {
+impl<'a> Case<'a> {
+    fn new(engine: &'a Engine, ds: &'a RandomDataset, scope: Scope, label: String) -> Self {
+        let reference = Reference::new(&ds.data, ds.as_of);
+        let ids = scope.members(&reference);
+        Case {
+            engine,
+            reference,
+            scope,
+            ids,
+            label,
+        }
+    }
+
     fn request(&self, params: AnalyticsParams, period: CohortPeriod) -> ReportRequest {
         let segment = self
             .scope
             .dsl()
             .map(|s| self.engine.parse(s).unwrap_or_else(|e| panic!("{s}: {e}")));
         ReportRequest {
-            as_of: instant(self.as_of),
+            as_of: instant(self.reference.as_of()),
             segment,
             params,
             period,
         }
+    }
+
+    async fn report(&self, kind: ReportKind, req: &ReportRequest, what: &str) -> Report {
+        self.engine
+            .report(kind, req)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
     }
 
     async fn count(&self, cond: &str) -> i64 {
@@ -435,7 +206,7 @@ impl Case<'_> {
             .parse(&text)
             .unwrap_or_else(|e| panic!("{}: {text}: {e}", self.label));
         self.engine
-            .count(&seg, instant(self.as_of))
+            .count(&seg, instant(self.reference.as_of()))
             .await
             .expect("count") as i64
     }
@@ -446,17 +217,10 @@ impl Case<'_> {
             bins,
             window: lookback,
         };
-        let report = self
-            .engine
-            .report(ReportKind::Rfm, &self.request(params, CohortPeriod::Month))
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let req = self.request(params, CohortPeriod::Month);
+        let report = self.report(ReportKind::Rfm, &req, &what).await;
         let b = i64::from(bins.unwrap_or(5));
-        let scope = self.scope.members(self.data, self.as_of);
-        let all = naive_rfm(self.data, self.as_of, b, lookback);
-        let scored: Vec<(&i64, &NaiveRfm)> =
-            all.iter().filter(|(id, _)| scope.contains(id)).collect();
-        let n = scored.len() as f64;
+        let want = self.reference.rfm_report(&self.ids, bins, lookback);
 
         let t = Table::of(&report, "segments");
         assert_eq!(t.labels("segment"), RFM_SEGMENTS, "{what}");
@@ -479,23 +243,15 @@ impl Case<'_> {
         } else {
             format!("rfm({})", params_text.join(", "))
         };
-        for (i, name) in RFM_SEGMENTS.iter().enumerate() {
-            let rows: Vec<&NaiveRfm> = scored
-                .iter()
-                .filter(|(_, v)| rfm_segment(v.r, v.f) == *name)
-                .map(|(_, v)| *v)
-                .collect();
-            let k = rows.len() as f64;
+        for (i, row) in want.segments.iter().enumerate() {
+            let name = row.label;
             let w = format!("{what} segment {name}");
-            assert_eq!(profiles[i], rows.len() as i64, "{w}");
-            assert_close(share[i], ratio(k, n), &w);
-            let sum_rec: i64 = rows.iter().map(|v| v.recency_days).sum();
-            let sum_freq: i64 = rows.iter().map(|v| v.frequency).sum();
-            let sum_mon: i128 = rows.iter().map(|v| v.monetary).sum();
-            assert_close(rec[i], ratio(sum_rec as f64, k), &w);
-            assert_close(freq[i], ratio(sum_freq as f64, k), &w);
-            assert_close(mon[i], ratio(sum_mon as f64 / 100.0, k), &w);
-            assert_close(rev[i], Some(sum_mon as f64 / 100.0), &w);
+            assert_eq!(profiles[i], row.profiles, "{w}");
+            assert_close(share[i], row.share, &w);
+            assert_close(rec[i], row.avg_recency_days, &w);
+            assert_close(freq[i], row.avg_frequency, &w);
+            assert_close(mon[i], row.avg_monetary, &w);
+            assert_close(rev[i], Some(row.revenue), &w);
             // The built-in agrees with the row.
             let dsl = self.count(&format!("{rfm}.segment = '{name}'")).await;
             assert_eq!(dsl, profiles[i], "{w}: DSL count");
@@ -503,14 +259,11 @@ impl Case<'_> {
 
         let t = Table::of(&report, "scores");
         assert_eq!(t.i64s("value"), (1..=b).collect::<Vec<_>>(), "{what}");
-        for (col, pick) in [
-            ("r_profiles", (|v: &NaiveRfm| v.r) as fn(&NaiveRfm) -> i64),
-            ("f_profiles", |v: &NaiveRfm| v.f),
-            ("m_profiles", |v: &NaiveRfm| v.m),
-        ] {
-            let want: Vec<i64> = (1..=b)
-                .map(|s| scored.iter().filter(|(_, v)| pick(v) == s).count() as i64)
-                .collect();
+        for (j, col) in ["r_profiles", "f_profiles", "m_profiles"]
+            .into_iter()
+            .enumerate()
+        {
+            let want: Vec<i64> = want.scores.iter().map(|(_, n)| n[j]).collect();
             assert_eq!(t.i64s(col), want, "{what} {col}");
         }
         // r distribution against the built-in, for the top score.
@@ -529,37 +282,19 @@ impl Case<'_> {
             t.i64s("profiles"),
         );
         assert_eq!(t.len() as i64, b * b, "{what} grid size");
-        for i in 0..t.len() {
-            assert_eq!(
-                (r[i], f[i]),
-                (i as i64 / b + 1, i as i64 % b + 1),
-                "{what} grid order"
-            );
-            assert_eq!(seg[i], rfm_segment(r[i], f[i]), "{what} grid segment");
-            let want = scored
-                .iter()
-                .filter(|(_, v)| v.r == r[i] && v.f == f[i])
-                .count() as i64;
-            assert_eq!(cnt[i], want, "{what} grid ({}, {})", r[i], f[i]);
+        for (i, &(want_r, want_f, want_seg, want_n)) in want.grid.iter().enumerate() {
+            assert_eq!((r[i], f[i]), (want_r, want_f), "{what} grid order");
+            assert_eq!(seg[i], want_seg, "{what} grid segment");
+            assert_eq!(cnt[i], want_n, "{what} grid ({}, {})", r[i], f[i]);
         }
     }
 
     async fn check_channel_mix(&self, window: Option<Duration>) {
         let what = format!("{} channel_mix window={window:?}", self.label);
         let params = AnalyticsParams { bins: None, window };
-        let report = self
-            .engine
-            .report(
-                ReportKind::ChannelMix,
-                &self.request(params, CohortPeriod::Month),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        let scope = self.scope.members(self.data, self.as_of);
-        let per: Vec<(i64, (&str, i64, i128))> = scope
-            .iter()
-            .map(|&id| (id, naive_mix(self.data, self.as_of, window, id)))
-            .collect();
+        let req = self.request(params, CohortPeriod::Month);
+        let report = self.report(ReportKind::ChannelMix, &req, &what).await;
+        let want = self.reference.channel_mix_report(&self.ids, window);
 
         let t = Table::of(&report, "classes");
         assert_eq!(t.labels("class"), CLASSES, "{what}");
@@ -573,34 +308,20 @@ impl Case<'_> {
             Some(w) => format!("channel_mix(window = {w})"),
             None => "channel_mix".to_string(),
         };
-        for (i, class) in CLASSES.iter().enumerate() {
-            let rows: Vec<_> = per.iter().filter(|(_, v)| v.0 == *class).collect();
+        for (i, row) in want.classes.iter().enumerate() {
+            let class = row.label;
             let w = format!("{what} class {class}");
-            let rev: i128 = rows.iter().map(|(_, v)| v.2).sum();
-            assert_eq!(profiles[i], rows.len() as i64, "{w}");
-            assert_eq!(orders[i], rows.iter().map(|(_, v)| v.1).sum::<i64>(), "{w}");
-            assert_close(revenue[i], Some(rev as f64 / 100.0), &w);
-            assert_close(rpp[i], ratio(rev as f64 / 100.0, rows.len() as f64), &w);
+            assert_eq!(profiles[i], row.profiles, "{w}");
+            assert_eq!(orders[i], row.orders, "{w}");
+            assert_close(revenue[i], Some(row.revenue), &w);
+            assert_close(rpp[i], row.revenue_per_profile, &w);
             let dsl = self.count(&format!("{builtin} = '{class}'")).await;
             assert_eq!(dsl, profiles[i], "{w}: DSL count");
         }
 
         // Per channel: distinct profiles, orders, revenue, share of revenue.
-        let since = window.map_or(i64::MIN, |d| sub(self.as_of, d));
-        let mut want: BTreeMap<Option<String>, (BTreeSet<i64>, i64, i128)> = BTreeMap::new();
-        for &id in &scope {
-            for e in existing(self.data, self.as_of, id) {
-                if self.data.purchase_types.contains(&e.event_type) && e.time_micros >= since {
-                    let row = want.entry(channel(e)).or_default();
-                    row.0.insert(id);
-                    row.1 += 1;
-                    row.2 += cents(e);
-                }
-            }
-        }
-        let total: i128 = want.values().map(|v| v.2).sum();
         let t = Table::of(&report, "channels");
-        assert_eq!(t.len(), want.len(), "{what} channels");
+        assert_eq!(t.len(), want.channels.len(), "{what} channels");
         let (ch, class, profiles, orders, revenue, share) = (
             t.strs("channel"),
             t.labels("class"),
@@ -611,17 +332,12 @@ impl Case<'_> {
         );
         for i in 0..t.len() {
             let w = format!("{what} channel {:?}", ch[i]);
-            let (ids, o, rev) = &want[&ch[i]];
-            assert_eq!(profiles[i], ids.len() as i64, "{w}");
-            assert_eq!(orders[i], *o, "{w}");
-            assert_close(revenue[i], Some(*rev as f64 / 100.0), &w);
-            assert_close(share[i], ratio(*rev as f64, total as f64), &w);
-            let want_class = match &ch[i] {
-                Some(c) if self.data.online_channels.contains(c) => "online",
-                Some(c) if self.data.offline_channels.contains(c) => "offline",
-                _ => "other",
-            };
-            assert_eq!(class[i], want_class, "{w}");
+            let row = &want.channels[&ch[i]];
+            assert_eq!(profiles[i], row.profiles, "{w}");
+            assert_eq!(orders[i], row.orders, "{w}");
+            assert_close(revenue[i], Some(row.revenue), &w);
+            assert_close(share[i], row.share, &w);
+            assert_eq!(class[i], row.class, "{w}");
             if i > 0 {
                 assert!(
                     revenue[i - 1] >= revenue[i],
@@ -633,24 +349,11 @@ impl Case<'_> {
 
     async fn check_lifecycle(&self, window_days: Option<u32>) {
         let what = format!("{} lifecycle window={window_days:?}", self.label);
-        let params = AnalyticsParams {
-            bins: None,
-            window: window_days.map(days),
-        };
-        let report = self
-            .engine
-            .report(
-                ReportKind::Lifecycle,
-                &self.request(params, CohortPeriod::Month),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        let w = i64::from(window_days.unwrap_or(90));
-        let scope = self.scope.members(self.data, self.as_of);
-        let states: Vec<&str> = scope
-            .iter()
-            .map(|&id| naive_lifecycle(self.data, self.as_of, w, id))
-            .collect();
+        let window = window_days.map(days);
+        let params = AnalyticsParams { bins: None, window };
+        let req = self.request(params, CohortPeriod::Month);
+        let report = self.report(ReportKind::Lifecycle, &req, &what).await;
+        let want = self.reference.lifecycle_report(&self.ids, window);
         let t = Table::of(&report, "states");
         let mut names: Vec<&str> = STATES.to_vec();
         names.push("churned");
@@ -660,36 +363,29 @@ impl Case<'_> {
             Some(d) => format!("lifecycle(window = {d}d)"),
             None => "lifecycle".to_string(),
         };
-        for (i, name) in names.iter().enumerate() {
-            let (want, cond) = if *name == "churned" {
-                let n = states
-                    .iter()
-                    .filter(|s| matches!(**s, "dormant" | "lost"))
-                    .count();
-                (n, format!("{builtin} IN ('dormant', 'lost')"))
+        for (i, row) in want.iter().enumerate() {
+            let name = row.label;
+            let cond = if name == "churned" {
+                format!("{builtin} IN ('dormant', 'lost')")
             } else {
-                let n = states.iter().filter(|s| *s == name).count();
-                (n, format!("{builtin} = '{name}'"))
+                format!("{builtin} = '{name}'")
             };
             let w = format!("{what} state {name}");
-            assert_eq!(profiles[i], want as i64, "{w}");
-            assert_close(share[i], ratio(want as f64, scope.len() as f64), &w);
-            assert_eq!(self.count(&cond).await, want as i64, "{w}: DSL count");
+            assert_eq!(profiles[i], row.profiles, "{w}");
+            assert_close(share[i], row.share, &w);
+            assert_eq!(self.count(&cond).await, row.profiles, "{w}: DSL count");
         }
     }
 
     async fn check_retention(&self, period: CohortPeriod) {
         let what = format!("{} retention {period:?}", self.label);
-        let report = self
-            .engine
-            .report(
-                ReportKind::Retention,
-                &self.request(AnalyticsParams::default(), period),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        let scope = self.scope.members(self.data, self.as_of);
-        let want = naive_retention(self.data, self.as_of, period, &scope);
+        let req = self.request(AnalyticsParams::default(), period);
+        let report = self.report(ReportKind::Retention, &req, &what).await;
+        let naive_period = match period {
+            CohortPeriod::Week => Period::Week,
+            CohortPeriod::Month => Period::Month,
+        };
+        let want = self.reference.retention(&self.ids, naive_period);
         let t = Table::of(&report, "cohorts");
         let got: Vec<(NaiveDate, i64, i64, i64)> = {
             let (c, k, n, a) = (
@@ -700,18 +396,15 @@ impl Case<'_> {
             );
             (0..t.len()).map(|i| (c[i], k[i], n[i], a[i])).collect()
         };
-        assert_eq!(got, want, "{what}");
+        let cells: Vec<(NaiveDate, i64, i64, i64)> = want
+            .iter()
+            .map(|c| (c.cohort_start, c.period_index, c.cohort_size, c.active))
+            .collect();
+        assert_eq!(got, cells, "{what}");
         for (i, f) in t.f64s("fraction").into_iter().enumerate() {
-            assert_close(f, ratio(want[i].3 as f64, want[i].2 as f64), &what);
+            assert_close(f, want[i].fraction, &what);
         }
     }
-}
-
-async fn open(ds: &RandomDataset, rng: &mut StdRng) -> (tempfile::TempDir, Engine) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    random::write(ds, dir.path(), rng);
-    let engine = Engine::open(dir.path(), config()).await.expect("open");
-    (dir, engine)
 }
 
 fn choose<T: Copy>(rng: &mut StdRng, xs: &[T]) -> T {
@@ -725,7 +418,7 @@ async fn reports_equal_naive_computation_on_random_datasets() {
     let mut rng = StdRng::seed_from_u64(seed);
     for i in 0..n {
         let ds = random::dataset(&mut rng);
-        let (_dir, engine) = open(&ds, &mut rng).await;
+        let (_dir, engine) = open_dataset(&ds, &mut rng).await;
         let has_purchase = ds.event_types.iter().any(|t| t == "purchase");
         let scope = match i % 4 {
             0 => Scope::All,
@@ -734,18 +427,13 @@ async fn reports_equal_naive_computation_on_random_datasets() {
             _ if has_purchase => Scope::PurchasedWithin30d,
             _ => Scope::All,
         };
-        let case = Case {
-            engine: &engine,
-            data: &ds.data,
-            as_of: ds.as_of,
-            scope,
-            label: format!(
-                "seed {seed:#x} dataset {i} (as_of {}, {} profiles, {} events, scope {scope:?})",
-                instant(ds.as_of),
-                ds.data.profiles.len(),
-                ds.data.events.len()
-            ),
-        };
+        let label = format!(
+            "seed {seed:#x} dataset {i} (as_of {}, {} profiles, {} events, scope {scope:?})",
+            instant(ds.as_of),
+            ds.data.profiles.len(),
+            ds.data.events.len()
+        );
+        let case = Case::new(&engine, &ds, scope, label);
         let bins = choose(&mut rng, &[None, Some(1), Some(3), Some(5), Some(7)]);
         let lookback = choose(
             &mut rng,
@@ -783,57 +471,6 @@ async fn reports_equal_naive_computation_on_random_datasets() {
 // Hand-made edge cases
 // ---------------------------------------------------------------------------
 
-fn profile(id: i64, age: Option<i64>) -> Profile {
-    let mut attrs = BTreeMap::new();
-    for name in [
-        "country",
-        "score",
-        "consent",
-        "birth_date",
-        "signup_at",
-        "interests",
-    ] {
-        attrs.insert(name.to_string(), Val::Null);
-    }
-    attrs.insert("age".into(), age.map_or(Val::Null, Val::Int));
-    Profile { id, attrs }
-}
-
-fn event(id: i64, t: i64, ty: &str, ch: &str, cents: i128) -> Event {
-    let mut props = BTreeMap::new();
-    props.insert("channel".into(), Val::Str(ch.into()));
-    props.insert("amount".into(), Val::Dec(cents));
-    props.insert("quantity".into(), Val::Null);
-    props.insert("category".into(), Val::Null);
-    Event {
-        profile_id: id,
-        time_micros: t,
-        event_type: ty.into(),
-        props,
-    }
-}
-
-fn handmade(as_of: i64, profiles: Vec<Profile>, mut events: Vec<Event>) -> RandomDataset {
-    events.sort_by_key(|e| (e.profile_id, e.time_micros));
-    let event_types: BTreeSet<String> = events.iter().map(|e| e.event_type.clone()).collect();
-    RandomDataset {
-        data: Data {
-            profiles,
-            events,
-            purchase_types: vec!["purchase".into()],
-            activity_types: vec!["purchase".into()],
-            online_channels: vec!["web".into(), "app".into(), "social".into()],
-            offline_channels: vec!["pos".into()],
-            saved: BTreeMap::new(),
-        },
-        as_of,
-        times: Vec::new(),
-        event_types: event_types.into_iter().collect(),
-        row_group_rows: 1000,
-        page_rows: 1000,
-    }
-}
-
 async fn report(
     engine: &Engine,
     kind: ReportKind,
@@ -857,15 +494,21 @@ async fn single_customer_and_an_event_at_as_of() {
     let as_of = micros(2025, 3, 5, 12, 0, 0, 0); // a Wednesday
     let ds = handmade(
         as_of,
-        vec![profile(7, Some(30))],
+        vec![profile(7, &[("age", Val::Int(30))])],
         vec![
-            event(7, as_of - 10 * MICROS_PER_DAY, "purchase", "web", 1050),
-            event(7, as_of, "purchase", "pos", 99_999),
-            event(7, as_of + 1, "purchase", "pos", 99_999),
+            event(
+                7,
+                as_of - 10 * MICROS_PER_DAY,
+                "purchase",
+                Some("web"),
+                Some(1050),
+            ),
+            event(7, as_of, "purchase", Some("pos"), Some(99_999)),
+            event(7, as_of + 1, "purchase", Some("pos"), Some(99_999)),
         ],
     );
     let mut rng = StdRng::seed_from_u64(1);
-    let (_dir, engine) = open(&ds, &mut rng).await;
+    let (_dir, engine) = open_dataset(&ds, &mut rng).await;
 
     let r = report(
         &engine,
@@ -950,26 +593,50 @@ async fn window_edges_and_ties() {
     let ds = handmade(
         as_of,
         vec![
-            profile(1, None),
-            profile(2, None),
-            profile(3, None),
-            profile(4, None),
+            profile(1, &[]),
+            profile(2, &[]),
+            profile(3, &[]),
+            profile(4, &[]),
         ],
         vec![
             // 1: only purchase exactly at the lookback edge.
-            event(1, year_ago, "purchase", "pos", 500),
+            event(1, year_ago, "purchase", Some("pos"), Some(500)),
             // 2: a microsecond before the edge (outside), and one inside.
-            event(2, year_ago - 1, "purchase", "web", 500),
-            event(2, as_of - MICROS_PER_DAY, "purchase", "web", 500),
+            event(2, year_ago - 1, "purchase", Some("web"), Some(500)),
+            event(
+                2,
+                as_of - MICROS_PER_DAY,
+                "purchase",
+                Some("web"),
+                Some(500),
+            ),
             // 3 ties with 2 inside the lookback.
-            event(3, as_of - MICROS_PER_DAY, "purchase", "app", 500),
+            event(
+                3,
+                as_of - MICROS_PER_DAY,
+                "purchase",
+                Some("app"),
+                Some(500),
+            ),
             // 4: activity exactly at the lifecycle C edge (as_of - 90d).
-            event(4, as_of - 90 * MICROS_PER_DAY, "purchase", "pos", 100),
-            event(4, as_of - 180 * MICROS_PER_DAY, "purchase", "pos", 100),
+            event(
+                4,
+                as_of - 90 * MICROS_PER_DAY,
+                "purchase",
+                Some("pos"),
+                Some(100),
+            ),
+            event(
+                4,
+                as_of - 180 * MICROS_PER_DAY,
+                "purchase",
+                Some("pos"),
+                Some(100),
+            ),
         ],
     );
     let mut rng = StdRng::seed_from_u64(2);
-    let (_dir, engine) = open(&ds, &mut rng).await;
+    let (_dir, engine) = open_dataset(&ds, &mut rng).await;
     let params = AnalyticsParams {
         bins: None,
         window: Some(Duration::new(1, TimeUnit::Years)),
@@ -981,13 +648,7 @@ async fn window_edges_and_ties() {
     // → f = 1, 1, 1, 4.
     let cell = |r: i64, f: i64| t.i64s("profiles")[((r - 1) * 5 + f - 1) as usize];
     assert_eq!((cell(1, 1), cell(2, 4), cell(3, 1)), (1, 1, 2));
-    let case = Case {
-        engine: &engine,
-        data: &ds.data,
-        as_of,
-        scope: Scope::All,
-        label: "window edges".into(),
-    };
+    let case = Case::new(&engine, &ds, Scope::All, "window edges".into());
     case.check_rfm(None, Some(Duration::new(1, TimeUnit::Years)))
         .await;
     case.check_channel_mix(Some(Duration::new(1, TimeUnit::Years)))
@@ -1016,7 +677,7 @@ async fn window_edges_and_ties() {
 #[tokio::test]
 async fn long_histories() {
     let as_of = micros(2025, 6, 18, 9, 30, 0, 0);
-    let profiles = (1..=6).map(|id| profile(id, None)).collect();
+    let profiles = (1..=6).map(|id| profile(id, &[])).collect();
     let mut events = Vec::new();
     for id in 1..=6i64 {
         for j in 0..9i64 {
@@ -1026,8 +687,8 @@ async fn long_histories() {
                 id,
                 t,
                 "purchase",
-                "web",
-                100 * (id as i128 + j as i128),
+                Some("web"),
+                Some(100 * (id as i128 + j as i128)),
             ));
         }
     }
@@ -1036,19 +697,13 @@ async fn long_histories() {
         6,
         as_of - 4390 * MICROS_PER_DAY,
         "purchase",
-        "pos",
-        100,
+        Some("pos"),
+        Some(100),
     ));
     let ds = handmade(as_of, profiles, events);
     let mut rng = StdRng::seed_from_u64(3);
-    let (_dir, engine) = open(&ds, &mut rng).await;
-    let case = Case {
-        engine: &engine,
-        data: &ds.data,
-        as_of,
-        scope: Scope::All,
-        label: "long histories".into(),
-    };
+    let (_dir, engine) = open_dataset(&ds, &mut rng).await;
+    let case = Case::new(&engine, &ds, Scope::All, "long histories".into());
     case.check_retention(CohortPeriod::Month).await;
     case.check_retention(CohortPeriod::Week).await;
     case.check_rfm(None, None).await;
@@ -1059,9 +714,13 @@ async fn long_histories() {
 #[tokio::test]
 async fn no_events() {
     let as_of = micros(2024, 5, 15, 10, 30, 0, 0);
-    let ds = handmade(as_of, vec![profile(1, None), profile(2, Some(22))], vec![]);
+    let ds = handmade(
+        as_of,
+        vec![profile(1, &[]), profile(2, &[("age", Val::Int(22))])],
+        vec![],
+    );
     let mut rng = StdRng::seed_from_u64(3);
-    let (_dir, engine) = open(&ds, &mut rng).await;
+    let (_dir, engine) = open_dataset(&ds, &mut rng).await;
     let r = report(
         &engine,
         ReportKind::Rfm,
@@ -1128,14 +787,26 @@ async fn written_reports_are_stamped_parquet() {
     let as_of = micros(2024, 5, 15, 10, 30, 0, 0);
     let ds = handmade(
         as_of,
-        vec![profile(1, Some(21)), profile(2, None)],
+        vec![profile(1, &[("age", Val::Int(21))]), profile(2, &[])],
         vec![
-            event(1, as_of - 3 * MICROS_PER_DAY, "purchase", "web", 1000),
-            event(2, as_of - 40 * MICROS_PER_DAY, "purchase", "pos", 2000),
+            event(
+                1,
+                as_of - 3 * MICROS_PER_DAY,
+                "purchase",
+                Some("web"),
+                Some(1000),
+            ),
+            event(
+                2,
+                as_of - 40 * MICROS_PER_DAY,
+                "purchase",
+                Some("pos"),
+                Some(2000),
+            ),
         ],
     );
     let mut rng = StdRng::seed_from_u64(4);
-    let (dir, engine) = open(&ds, &mut rng).await;
+    let (dir, engine) = open_dataset(&ds, &mut rng).await;
     for kind in ReportKind::ALL {
         let req = ReportRequest {
             as_of: instant(as_of),

@@ -13,46 +13,24 @@
 //! the dataset (as_of, sizes, kept directory) and, for every profile on
 //! which the two disagree, its attributes and events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::Int64Type;
-use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use strata_core::{Engine, EngineConfig, MembersRequest};
+use strata_core::{Engine, MembersRequest};
 use strata_dsl::ast::Segment;
+use tempfile::TempDir;
 
-use crate::random::{self, RandomDataset, SegmentGen, micros};
-use crate::reference::{Data, Event, Profile, Reference, Val};
+use crate::random::{self, RandomDataset, SegmentGen};
+use crate::reference::{Data, Event, MICROS_PER_DAY, Profile, Reference, Val};
+use crate::support::{
+    config, env_u64, event, handmade, instant, keep, member_ids, micros, open, open_with, profile,
+    write_dataset,
+};
 
 const DEFAULT_SEED: u64 = 0x5742_A7A0_0000_0005;
-
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    match v.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-fn config() -> EngineConfig {
-    EngineConfig {
-        threads: 2,
-        memory_limit: 512 << 20,
-        batch_size: 8192,
-        cluster: None,
-        ..EngineConfig::default()
-    }
-}
-
-fn as_of_time(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).expect("as_of in range")
-}
 
 /// The engine's members of `segment`, by id.
 async fn engine_members(
@@ -63,29 +41,11 @@ async fn engine_members(
     engine
         .check(segment)
         .map_err(|e| format!("check failed: {e}"))?;
-    let stream = engine
-        .members(segment, as_of_time(as_of), &MembersRequest::default())
-        .await
-        .map_err(|e| format!("members failed: {e}"))?;
-    let batches: Vec<RecordBatch> = stream
-        .try_collect()
-        .await
-        .map_err(|e| format!("members stream failed: {e}"))?;
-    let mut ids = Vec::new();
-    for b in &batches {
-        ids.extend(
-            b.column(0)
-                .as_primitive::<Int64Type>()
-                .values()
-                .iter()
-                .copied(),
-        );
-    }
-    Ok(ids)
+    member_ids(engine, segment, instant(as_of), &MembersRequest::default()).await
 }
 
 fn show_time(micros: i64) -> String {
-    as_of_time(micros).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    instant(micros).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 fn show_val(v: &Val) -> String {
@@ -177,7 +137,7 @@ async fn check_case(
         }
     };
     if problem.is_none() && with_count {
-        match engine.count(segment, as_of_time(ds.as_of)).await {
+        match engine.count(segment, instant(ds.as_of)).await {
             Ok(n) if n as usize == expected.len() => {}
             Ok(n) => problem = Some(format!("count {n} != {} members", expected.len())),
             Err(e) => problem = Some(format!("count failed: {e}")),
@@ -191,17 +151,7 @@ async fn check_case(
             after: Some(all[0]),
             limit: Some(2),
         };
-        let page = async {
-            let stream = engine.members(segment, as_of_time(ds.as_of), &req).await?;
-            let batches: Vec<RecordBatch> = stream.try_collect().await?;
-            Ok::<_, Box<dyn std::error::Error>>(
-                batches
-                    .iter()
-                    .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-                    .collect::<Vec<i64>>(),
-            )
-        };
-        match page.await {
+        match member_ids(engine, segment, instant(ds.as_of), &req).await {
             Ok(ids) if ids == all[1..3] => {}
             Ok(ids) => {
                 problem = Some(format!(
@@ -230,34 +180,26 @@ async fn check_case(
     ))
 }
 
-/// Writes `ds` to a temp dir and opens it.
-async fn open(ds: &RandomDataset, rng: &mut StdRng) -> (tempfile::TempDir, Engine) {
-    let dir = tempfile::Builder::new()
-        .prefix("strata-oracle-")
-        .tempdir()
-        .expect("tempdir");
-    random::write(ds, dir.path(), rng);
-    let open = |config: EngineConfig| async {
-        Engine::open(dir.path(), config)
-            .await
-            .unwrap_or_else(|e| panic!("opening {}: {e}", dir.path().display()))
-    };
+/// Writes `ds` to a temp dir and opens it, with tiny batches or
+/// materialized features in some datasets (drawn from `rng`).
+async fn open_varied(ds: &RandomDataset, rng: &mut StdRng) -> (TempDir, Engine) {
+    let dir = write_dataset(ds, rng);
     let mut config = config();
     // Tiny batches in some datasets: aggregates and joins across batches.
     if rng.random_bool(0.3) {
         config.batch_size = 3;
     }
-    let mut engine = open(config.clone()).await;
+    let mut engine = open_with(dir.path(), config.clone()).await;
     // Materialized features (built for this as_of) in some datasets: the
     // compiler then reads the default built-ins from them.
     if rng.random_bool(0.3) {
         engine
-            .refresh_features(as_of_time(ds.as_of))
+            .refresh_features(instant(ds.as_of))
             .await
             .unwrap_or_else(|e| panic!("features of {}: {e}", dir.path().display()));
-        engine = open(config).await;
+        engine = open_with(dir.path(), config).await;
         assert!(
-            engine.dataset().fresh_features(as_of_time(ds.as_of)),
+            engine.dataset().fresh_features(instant(ds.as_of)),
             "features were just built"
         );
     }
@@ -283,7 +225,7 @@ async fn engine_agrees_with_reference_on_random_segments() {
         let mut rng = StdRng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut ds = random::dataset(&mut rng);
         random::add_saved_segments(&mut ds, &mut rng);
-        let (dir, engine) = open(&ds, &mut rng).await;
+        let (dir, engine) = open_varied(&ds, &mut rng).await;
         let reference = Reference::new(&ds.data, ds.as_of);
         let saved: Vec<String> = ds.data.saved.keys().cloned().collect();
         let mut failed_here = false;
@@ -315,7 +257,7 @@ async fn engine_agrees_with_reference_on_random_segments() {
             }
         }
         if failed_here {
-            kept.push(dir.keep());
+            kept.push(keep(dir));
         }
     }
     eprintln!(
@@ -346,38 +288,16 @@ async fn engine_agrees_with_reference_on_random_segments() {
 /// both the reference and the expected ids.
 struct Fixture {
     ds: RandomDataset,
-    _dir: tempfile::TempDir,
+    dir: TempDir,
     engine: Engine,
 }
 
 impl Fixture {
     async fn new(profiles: Vec<Profile>, events: Vec<Event>, as_of: i64) -> Fixture {
-        let mut events = events;
-        events.sort_by_key(|e| (e.profile_id, e.time_micros));
-        let event_types: BTreeSet<String> = events.iter().map(|e| e.event_type.clone()).collect();
-        let ds = RandomDataset {
-            data: Data {
-                profiles,
-                events,
-                purchase_types: vec!["purchase".into()],
-                activity_types: vec!["purchase".into()],
-                online_channels: vec!["web".into(), "app".into(), "social".into()],
-                offline_channels: vec!["pos".into()],
-                saved: BTreeMap::new(),
-            },
-            as_of,
-            times: vec![as_of],
-            event_types: event_types.into_iter().collect(),
-            row_group_rows: 1000,
-            page_rows: 1000,
-        };
+        let ds = handmade(as_of, profiles, events);
         let mut rng = StdRng::seed_from_u64(1);
-        let (dir, engine) = open(&ds, &mut rng).await;
-        Fixture {
-            ds,
-            _dir: dir,
-            engine,
-        }
+        let (dir, engine) = open_varied(&ds, &mut rng).await;
+        Fixture { ds, dir, engine }
     }
 
     /// Both the engine and the reference give exactly `expected`.
@@ -391,7 +311,7 @@ impl Fixture {
             &self.ds,
             &reference,
             &segment,
-            self._dir.path(),
+            self.dir.path(),
             true,
         )
         .await
@@ -399,49 +319,7 @@ impl Fixture {
     }
 }
 
-fn profile(id: i64, attrs: &[(&str, Val)]) -> Profile {
-    let mut map: BTreeMap<String, Val> = [
-        "country",
-        "age",
-        "score",
-        "consent",
-        "birth_date",
-        "signup_at",
-        "interests",
-    ]
-    .iter()
-    .map(|k| (k.to_string(), Val::Null))
-    .collect();
-    for (k, v) in attrs {
-        map.insert(k.to_string(), v.clone());
-    }
-    Profile { id, attrs: map }
-}
-
-fn event(
-    profile_id: i64,
-    time_micros: i64,
-    event_type: &str,
-    channel: Option<&str>,
-    cents: Option<i128>,
-) -> Event {
-    let mut props = BTreeMap::new();
-    props.insert(
-        "channel".into(),
-        channel.map_or(Val::Null, |c| Val::Str(c.into())),
-    );
-    props.insert("amount".into(), cents.map_or(Val::Null, Val::Dec));
-    props.insert("quantity".into(), Val::Null);
-    props.insert("category".into(), Val::Null);
-    Event {
-        profile_id,
-        time_micros,
-        event_type: event_type.into(),
-        props,
-    }
-}
-
-const DAY: i64 = crate::reference::MICROS_PER_DAY;
+const DAY: i64 = MICROS_PER_DAY;
 
 fn as_of() -> i64 {
     micros(2024, 3, 31, 12, 0, 0, 0)
@@ -740,9 +618,8 @@ async fn member_pages_are_complete() {
     // Small row groups and pages, as a big dataset has relative to a page.
     f.ds.row_group_rows = 2;
     f.ds.page_rows = 2;
-    let dir = tempfile::tempdir().expect("tempdir");
-    random::write(&f.ds, dir.path(), &mut StdRng::seed_from_u64(3));
-    let engine = Engine::open(dir.path(), config()).await.expect("open");
+    let dir = write_dataset(&f.ds, &mut StdRng::seed_from_u64(3));
+    let engine = open(dir.path()).await;
     let segment = strata_dsl::parse("country = 'US'").expect("parse");
     for (after, limit, want) in [
         (None, 2, vec![7, 8]),
@@ -754,15 +631,9 @@ async fn member_pages_are_complete() {
             after,
             limit: Some(limit),
         };
-        let stream = engine
-            .members(&segment, as_of_time(t), &req)
+        let ids = member_ids(&engine, &segment, instant(t), &req)
             .await
             .expect("members");
-        let batches: Vec<RecordBatch> = stream.try_collect().await.expect("collect");
-        let ids: Vec<i64> = batches
-            .iter()
-            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-            .collect();
         assert_eq!(ids, want, "after {after:?} limit {limit}");
     }
 }
@@ -789,13 +660,13 @@ fn reference_helpers() {
 
 /// Debugging aid for a failure: runs segments on a kept dataset directory
 /// at its manifest's as_of and prints the members (and plans).
-/// `PROBE_DIR=/tmp/strata-oracle-… PROBE_SEGS="a; b" [PROBE_EXPLAIN=1]
-/// cargo test -p strata-core --test integration probe -- --ignored --nocapture`
+/// `PROBE_DIR=/tmp/strata-test-… PROBE_SEGS="a; b" [PROBE_EXPLAIN=1]
+/// cargo test --workspace --test integration probe -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "debugging aid, needs PROBE_DIR"]
 async fn probe_kept_dataset() {
     let dir = std::env::var("PROBE_DIR").expect("PROBE_DIR");
-    let engine = Engine::open(Path::new(&dir), config()).await.expect("open");
+    let engine = open(Path::new(&dir)).await;
     let as_of = engine.default_as_of();
     let segs = std::env::var("PROBE_SEGS").unwrap_or_default();
     for text in segs.split(';').map(str::trim).filter(|s| !s.is_empty()) {

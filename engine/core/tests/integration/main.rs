@@ -5,3 +5,4 @@ mod engine_vs_reference;
 mod plans;
 mod random;
 mod reference;
+mod support;

@@ -2,67 +2,10 @@
 //! partition pruning), resumable member pages, fresh vs stale features,
 //! memory limit, segment references.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-use arrow::array::{AsArray, Int64Array};
-use arrow::datatypes::Int64Type;
 use futures::StreamExt;
 use strata_core::{Engine, EngineConfig, Error, MembersRequest};
 
-/// A small generated store, shared by the tests of this module: generated
-/// once under cargo's test tmp dir (tests that write use a copy).
-fn store() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans-shop-p3000-s11");
-        if !path.join(strata_datasets::MANIFEST_FILE).exists() {
-            let config = strata_datasets::GenConfig {
-                profiles: 3_000,
-                seed: 11,
-                ..strata_datasets::GenConfig::default()
-            };
-            strata_datasets::generate(&config, &path).unwrap();
-        }
-        path
-    })
-}
-
-/// A private copy of the store for a test that writes to it.
-fn copy_store() -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let target = to.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                copy(&e.path(), &target);
-            } else {
-                std::fs::copy(e.path(), target).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy(store(), &dir.path().join("shop"));
-    dir
-}
-
-async fn open(dir: &Path) -> Engine {
-    Engine::open(
-        dir,
-        EngineConfig {
-            threads: 2,
-            ..EngineConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
-async fn count(engine: &Engine, dsl: &str) -> u64 {
-    let seg = engine.parse(dsl).unwrap();
-    engine.count(&seg, engine.default_as_of()).await.unwrap()
-}
+use crate::support::{config, copy_store, count, ids, open, open_with, store};
 
 /// The physical plan of `dsl` at the dataset's as_of, as text.
 async fn physical_plan(engine: &Engine, dsl: &str) -> String {
@@ -72,21 +15,6 @@ async fn physical_plan(engine: &Engine, dsl: &str) -> String {
         .await
         .unwrap()
         .physical
-}
-
-async fn ids(engine: &Engine, dsl: &str, req: &MembersRequest) -> Vec<i64> {
-    let seg = engine.parse(dsl).unwrap();
-    let mut stream = engine
-        .members(&seg, engine.default_as_of(), req)
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    while let Some(b) = stream.next().await {
-        let b = b.unwrap();
-        let col: &Int64Array = b.column(0).as_primitive::<Int64Type>();
-        out.extend(col.values().iter().copied());
-    }
-    out
 }
 
 #[tokio::test]
@@ -325,16 +253,14 @@ async fn saved_segments_compose_and_cycles_are_errors() {
 
 #[tokio::test]
 async fn a_query_over_the_memory_limit_fails_cleanly() {
-    let engine = Engine::open(
+    let engine = open_with(
         store(),
         EngineConfig {
-            threads: 2,
             memory_limit: 64 << 10,
-            ..EngineConfig::default()
+            ..config()
         },
     )
-    .await
-    .unwrap();
+    .await;
     let seg = engine
         .parse("count(any) > 3 AND sum(purchase.amount) > 10 AND avg(add_to_cart.amount) > 1")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -351,7 +277,7 @@ async fn a_query_over_the_memory_limit_fails_cleanly() {
 /// groups them. Counts, members and every report agree.
 #[tokio::test]
 async fn events_grouped_by_profile_range_give_the_same_answers() {
-    use strata_core::analytics::{CohortPeriod, ReportKind, ReportRequest};
+    use strata_core::report::{CohortPeriod, ReportKind, ReportRequest};
 
     // The store's first id chunk holds 69% of the event bytes (its
     // profiles signed up first), too lopsided for two threads: the engine
@@ -368,15 +294,14 @@ async fn events_grouped_by_profile_range_give_the_same_answers() {
     assert!(!lopsided.contains("mode=SinglePartitioned"), "{lopsided}");
 
     let ranged = open(&dir).await;
-    let plain = Engine::open(
+    let plain = open_with(
         &dir,
         EngineConfig {
             threads: 1,
-            ..EngineConfig::default()
+            ..config()
         },
     )
-    .await
-    .unwrap();
+    .await;
     let simple = "count(purchase) >= 2 AND sum(purchase.amount) > 100";
     let plan = physical_plan(&ranged, simple).await;
     assert!(plan.contains("mode=SinglePartitioned"), "{plan}");
@@ -412,7 +337,7 @@ async fn events_grouped_by_profile_range_give_the_same_answers() {
             params: Default::default(),
             period: CohortPeriod::Month,
         };
-        let text = |r: strata_core::analytics::Report| {
+        let text = |r: strata_core::report::Report| {
             r.tables
                 .iter()
                 .map(|(name, batches)| {

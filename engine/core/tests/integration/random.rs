@@ -32,6 +32,7 @@ use crate::reference::{
     Data, Event, MICROS_PER_DAY, MICROS_PER_HOUR, Profile, Reference, Val, date_of_days,
     days_of_date, sub,
 };
+use crate::support::micros;
 
 /// A generated dataset, in memory.
 #[derive(Debug, Clone)]
@@ -78,12 +79,6 @@ const AMOUNTS_CENTS: &[i128] = &[
     0, 999, 1000, 1999, 2000, 2001, 10_000, 25_050, 5, -1000, 12_345, 199_999, 3_333, 7,
 ];
 const SCORES: &[f64] = &[0.0, -1.5, 2.25, 3.1, 100.0, 0.1, 0.3, 1e-3];
-
-/// Microseconds of a UTC date and time.
-pub(crate) fn micros(y: i32, mo: u32, d: u32, h: i64, mi: i64, s: i64, us: i64) -> i64 {
-    let date = NaiveDate::from_ymd_opt(y, mo, d).expect("valid date");
-    days_of_date(date) * MICROS_PER_DAY + ((h * 60 + mi) * 60 + s) * 1_000_000 + us
-}
 
 fn dur(amount: u32, unit: TimeUnit) -> Duration {
     Duration::new(amount, unit)

@@ -1,22 +1,39 @@
-//! A naive reference evaluator for segments: it walks the AST profile by
-//! profile over in-memory data, straight from docs/design.md#semantics and the
-//! AST docs (`engine/dsl/src/ast.rs`). It is deliberately written without
-//! looking at the compiler, so that the two can be compared (see
-//! `engine_vs_reference.rs`). Slow and simple on purpose.
+//! The naive oracle, one for the whole binary: straight from
+//! docs/design.md#semantics and the AST docs (`engine/dsl/src/ast.rs`),
+//! written without looking at the engine (it uses nothing of strata-core),
+//! profile by profile over in-memory data. Slow and simple on purpose.
+//!
+//! - this file: the data, the DSL evaluator ([`Reference`]) and time;
+//! - `builtins.rs`: the per-profile built-ins (RFM scores and segment,
+//!   channel-mix class, lifecycle state), defined once for both the DSL
+//!   (`rfm.r`, `channel_mix`, `lifecycle`) and the reports;
+//! - `reports.rs`: the naive report tables, aggregated from those built-ins,
+//!   and the retention cohorts.
+//!
+//! `engine_vs_reference.rs` compares the engine's members with the
+//! evaluator's, `analytics.rs` the engine's reports with `reports.rs`.
 //!
 //! Numbers are compared exactly: integers and decimal amounts (i128 cents)
 //! as rationals, literals by the decimal text they stand for; only `Float`
 //! columns compare as `f64`.
 
+mod builtins;
+mod reports;
+
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 use chrono::{Datelike, Days, NaiveDate};
 use strata_dsl::ast::{
-    AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, CmpOp, Duration, EventFilter,
-    EventSel, Expr, ExprKind, Operand, Segment, TimeUnit, TimeValue, Value, Window,
+    AggFunc, Aggregate, Builtin, BuiltinFunc, CmpOp, Duration, EventFilter, EventSel, Expr,
+    ExprKind, Operand, Segment, TimeUnit, TimeValue, Value, Window,
 };
+
+use builtins::Rfm;
+pub(crate) use builtins::{CLASSES, RFM_SEGMENTS, STATES, rfm_segment};
+pub(crate) use reports::Period;
 
 pub(crate) const MICROS_PER_DAY: i64 = 86_400_000_000;
 pub(crate) const MICROS_PER_HOUR: i64 = 3_600_000_000;
@@ -69,19 +86,6 @@ pub(crate) struct Data {
     pub(crate) saved: BTreeMap<String, String>,
 }
 
-/// One profile's RFM values and scores.
-#[derive(Debug, Clone)]
-pub(crate) struct Rfm {
-    pub(crate) recency_days: i64,
-    pub(crate) frequency: i64,
-    /// Cents.
-    pub(crate) monetary: i128,
-    pub(crate) r: i64,
-    pub(crate) f: i64,
-    pub(crate) m: i64,
-    pub(crate) segment: &'static str,
-}
-
 /// Evaluates segments over [`Data`] at one `as_of`.
 #[derive(Debug)]
 pub(crate) struct Reference<'a> {
@@ -89,8 +93,11 @@ pub(crate) struct Reference<'a> {
     as_of: i64,
     events_of: HashMap<i64, Vec<&'a Event>>,
     saved: BTreeMap<String, Segment>,
-    rfm_cache: RefCell<HashMap<BuiltinParams, HashMap<i64, Rfm>>>,
+    rfm_cache: RefCell<HashMap<RfmParams, Rc<HashMap<i64, Rfm>>>>,
 }
+
+/// RFM's parameters: bins, lookback.
+type RfmParams = (Option<u32>, Option<Duration>);
 
 impl<'a> Reference<'a> {
     pub(crate) fn new(data: &'a Data, as_of: i64) -> Self {
@@ -115,6 +122,14 @@ impl<'a> Reference<'a> {
             saved,
             rfm_cache: RefCell::new(HashMap::new()),
         }
+    }
+
+    pub(crate) fn data(&self) -> &'a Data {
+        self.data
+    }
+
+    pub(crate) fn as_of(&self) -> i64 {
+        self.as_of
     }
 
     /// The ids of the profiles in `segment`.
@@ -284,16 +299,10 @@ impl<'a> Reference<'a> {
 
     fn builtin(&self, b: &Builtin, id: i64) -> Val {
         match b.func {
-            BuiltinFunc::ChannelMix => Val::Str(self.channel_mix(id, b.params.window).into()),
+            BuiltinFunc::ChannelMix => Val::Str(self.channel_mix(id, b.params.window).class.into()),
             BuiltinFunc::Lifecycle => Val::Str(self.lifecycle(id, b.params.window).into()),
             f => {
-                let key = BuiltinParams {
-                    bins: b.params.bins,
-                    lookback: b.params.lookback,
-                    window: None,
-                };
-                let mut cache = self.rfm_cache.borrow_mut();
-                let table = cache.entry(key).or_insert_with(|| self.rfm_table(key));
+                let table = self.rfm(b.params.bins, b.params.lookback);
                 let Some(r) = table.get(&id) else {
                     return Val::Null;
                 };
@@ -309,128 +318,6 @@ impl<'a> Reference<'a> {
                 }
             }
         }
-    }
-
-    /// RFM of every profile with at least one purchase (docs/design.md#rfm).
-    pub(crate) fn rfm_table(&self, params: BuiltinParams) -> HashMap<i64, Rfm> {
-        let bins = i64::from(params.bins.unwrap_or(5));
-        let since = params.lookback.map_or(i64::MIN, |d| sub(self.as_of, d));
-        // (id, recency_days, frequency, monetary cents)
-        let mut rows: Vec<(i64, i64, i64, i128)> = Vec::new();
-        for p in &self.data.profiles {
-            let purchases: Vec<&Event> = self
-                .existing_events(p.id)
-                .filter(|e| {
-                    self.data.purchase_types.contains(&e.event_type) && e.time_micros >= since
-                })
-                .collect();
-            let Some(last) = purchases.iter().map(|e| e.time_micros).max() else {
-                continue;
-            };
-            let recency = (self.as_of - last).div_euclid(MICROS_PER_DAY);
-            let monetary = purchases
-                .iter()
-                .map(|e| match event_prop(e, "amount") {
-                    Val::Dec(c) => c,
-                    Val::Null => 0,
-                    other => panic!("amount {other:?}"),
-                })
-                .sum();
-            rows.push((p.id, recency, purchases.len() as i64, monetary));
-        }
-        let n = rows.len() as i64;
-        let score = |rank: i64| 1 + bins * (rank - 1) / n;
-        rows.iter()
-            .map(|&(id, rec, freq, mon)| {
-                // RANK(): 1 + the number of rows strictly before this one.
-                let r_rank = 1 + rows.iter().filter(|o| o.1 > rec).count() as i64;
-                let f_rank = 1 + rows.iter().filter(|o| o.2 < freq).count() as i64;
-                let m_rank = 1 + rows.iter().filter(|o| o.3 < mon).count() as i64;
-                let (r, f, m) = (score(r_rank), score(f_rank), score(m_rank));
-                let rfm = Rfm {
-                    recency_days: rec,
-                    frequency: freq,
-                    monetary: mon,
-                    r,
-                    f,
-                    m,
-                    segment: rfm_segment(r, f),
-                };
-                (id, rfm)
-            })
-            .collect()
-    }
-
-    fn channel_mix(&self, id: i64, window: Option<Duration>) -> &'static str {
-        let since = window.map_or(i64::MIN, |d| sub(self.as_of, d));
-        let (mut online, mut offline) = (false, false);
-        for e in self.existing_events(id) {
-            if !self.data.purchase_types.contains(&e.event_type) || e.time_micros < since {
-                continue;
-            }
-            if let Val::Str(ch) = event_prop(e, "channel") {
-                online |= self.data.online_channels.contains(&ch);
-                offline |= self.data.offline_channels.contains(&ch);
-            }
-        }
-        match (online, offline) {
-            (true, true) => "omnichannel",
-            (true, false) => "online_only",
-            (false, true) => "offline_only",
-            (false, false) => "none",
-        }
-    }
-
-    fn lifecycle(&self, id: i64, window: Option<Duration>) -> &'static str {
-        let w = window.unwrap_or(Duration::new(90, TimeUnit::Days));
-        let c_lo = sub(self.as_of, w);
-        let p_lo = sub(self.as_of, Duration::new(w.amount * 2, w.unit));
-        let times: Vec<i64> = self
-            .existing_events(id)
-            .filter(|e| self.data.activity_types.contains(&e.event_type))
-            .map(|e| e.time_micros)
-            .collect();
-        let Some(first) = times.iter().copied().min() else {
-            return "never";
-        };
-        let in_c = times.iter().any(|&t| c_lo <= t);
-        let in_p = times.iter().any(|&t| p_lo <= t && t < c_lo);
-        if first >= c_lo {
-            "new"
-        } else if in_c && in_p {
-            "returning"
-        } else if in_c {
-            "resurrecting"
-        } else if in_p {
-            "dormant"
-        } else {
-            "lost"
-        }
-    }
-}
-
-/// The named RFM segment of (r, f), first match wins.
-pub(crate) fn rfm_segment(r: i64, f: i64) -> &'static str {
-    if r <= 2 && f <= 2 {
-        "hibernating"
-    } else if r <= 2 && f <= 4 {
-        "at_risk"
-    } else if r <= 2 {
-        "cannot_lose"
-    } else if r == 3 && f <= 2 {
-        "about_to_sleep"
-    } else if r == 3 && f == 3 {
-        "need_attention"
-    } else if (r == 3 || r == 4) && f >= 4 {
-        "loyal"
-    } else if r == 4 && f == 1 {
-        "promising"
-    } else if r == 5 && f == 1 {
-        "new_customers"
-    } else if r >= 4 && f <= 3 {
-        "potential_loyalists"
-    } else {
-        "champions"
     }
 }
 
