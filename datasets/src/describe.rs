@@ -159,7 +159,7 @@ fn dir_size(dir: &Path) -> Result<u64> {
 }
 
 /// Human-readable byte count (KiB, MiB, GiB).
-pub(crate) fn human_bytes(bytes: u64) -> String {
+pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut unit = 0;

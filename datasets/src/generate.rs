@@ -5,12 +5,13 @@ mod rng;
 mod sink;
 mod world;
 
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
@@ -28,7 +29,7 @@ use crate::staging::Staging;
 pub const DEFAULT_AS_OF: &str = "2026-01-01T00:00:00Z";
 
 /// Dataset size presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
     /// 100k profiles, about 5M events.
     S,
@@ -55,6 +56,47 @@ impl Scale {
             Scale::L => "l",
         }
     }
+
+    /// Every preset, smallest first.
+    pub const ALL: [Scale; 3] = [Scale::S, Scale::M, Scale::L];
+
+    /// One line for `--help`.
+    pub fn description(self) -> &'static str {
+        match self {
+            Scale::S => "100k profiles, about 5M events",
+            Scale::M => "1M profiles, about 50M events",
+            Scale::L => "10M profiles, about 500M events",
+        }
+    }
+}
+
+impl fmt::Display for Scale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Scale {
+    type Err = Error;
+
+    /// [`Scale::name`] back to the preset.
+    fn from_str(s: &str) -> Result<Self> {
+        Scale::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown scale {s:?} (s, m or l)")))
+    }
+}
+
+/// Receives the generator's progress, e.g. to draw a progress bar (the
+/// `strata` command does, on a terminal).
+pub trait GenProgress: fmt::Debug + Send + Sync {
+    /// Called about every 50 ms while the workers run (from the thread that
+    /// called [`generate`]): `profiles` of `total` are done, `events` were
+    /// generated, `elapsed` since `generate` started.
+    fn update(&self, profiles: u64, total: u64, events: u64, elapsed: Duration);
+    /// Called once when the workers have stopped (also after a failure).
+    fn finish(&self) {}
 }
 
 /// What to generate.
@@ -70,8 +112,8 @@ pub struct GenConfig {
     pub as_of: DateTime<Utc>,
     /// Worker threads (0 = all cores). Never changes the output.
     pub threads: usize,
-    /// Show a progress bar on stderr.
-    pub progress: bool,
+    /// Where progress goes (`None`: nowhere). Never changes the output.
+    pub progress: Option<Arc<dyn GenProgress>>,
 }
 
 impl Default for GenConfig {
@@ -91,7 +133,7 @@ impl GenConfig {
                 .expect("valid default")
                 .with_timezone(&Utc),
             threads: 0,
-            progress: false,
+            progress: None,
         }
     }
 }
@@ -150,18 +192,8 @@ pub fn generate(config: &GenConfig, out: &Path) -> Result<GenSummary> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let next_chunk = AtomicUsize::new(0);
-    let progress = Progress::default();
+    let progress = Counters::default();
     let failed = AtomicBool::new(false);
-    let bar = config.progress.then(|| {
-        let bar = ProgressBar::new(n);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} profiles {msg}",
-            )
-            .expect("valid template"),
-        );
-        bar
-    });
 
     let results: Vec<Result<Vec<FileStats>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -196,13 +228,13 @@ pub fn generate(config: &GenConfig, out: &Path) -> Result<GenSummary> {
             })
             .collect();
         while handles.iter().any(|h| !h.is_finished()) {
-            if let Some(bar) = &bar {
-                let events = progress.events.load(Ordering::Relaxed);
-                bar.set_position(progress.profiles.load(Ordering::Relaxed));
-                bar.set_message(format!(
-                    "{events} events, {:.1}M events/s",
-                    events as f64 / started.elapsed().as_secs_f64() / 1e6
-                ));
+            if let Some(p) = &config.progress {
+                p.update(
+                    progress.profiles.load(Ordering::Relaxed),
+                    n,
+                    progress.events.load(Ordering::Relaxed),
+                    started.elapsed(),
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -214,8 +246,8 @@ pub fn generate(config: &GenConfig, out: &Path) -> Result<GenSummary> {
             })
             .collect()
     });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    if let Some(p) = &config.progress {
+        p.finish();
     }
     let mut summary = GenSummary {
         profiles: n,
@@ -253,8 +285,9 @@ pub fn generate(config: &GenConfig, out: &Path) -> Result<GenSummary> {
     Ok(summary)
 }
 
+/// Profiles done and events generated so far, over all workers.
 #[derive(Debug, Default)]
-struct Progress {
+struct Counters {
     profiles: AtomicU64,
     events: AtomicU64,
 }
@@ -283,7 +316,7 @@ fn generate_chunk(
     ids: std::ops::RangeInclusive<u64>,
     profiles_root: &Path,
     events_root: &Path,
-    progress: &Progress,
+    progress: &Counters,
     failed: &AtomicBool,
 ) -> Result<Vec<FileStats>> {
     let profiles_schema = profiles_schema();

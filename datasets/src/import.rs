@@ -3,6 +3,7 @@
 mod collect;
 mod props;
 mod read;
+mod roles;
 mod values;
 
 use std::collections::BTreeMap;
@@ -11,27 +12,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    Array, ArrayRef, Decimal128Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray, UInt32Array,
+    Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
 };
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, Datelike};
 
-use self::collect::{
-    CANONICAL, EventCollector, Interner, Mapping, NONE, ProfileCollector, Skips, TEXT_ROLES,
-    TimeParser,
-};
+use self::collect::{EventCollector, Interner, Mapping, ProfileCollector, Skips, TimeParser};
 use self::read::{ProfileSink, detect_format, peek_columns, read_file};
+pub use self::roles::{ROLES, Role, RoleKind, RoleSpec, roles_in_flag_order};
 use crate::error::{BadRow, Error, Result};
 use crate::layout::{events_dir, part_file_name, partition_dir_name, profiles_dir};
 use crate::manifest::{ImportInfo, Manifest, Roles};
 use crate::parquet_io::{AtomicParquetWriter, ascending, writer_properties_builder};
-use crate::schema::{AMOUNT_PRECISION, AMOUNT_SCALE, amount_type, timestamp_type};
+use crate::schema::timestamp_type;
 use crate::staging::Staging;
 
 /// Input file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
     /// Comma (or --delimiter) separated values with a header line.
     Csv,
@@ -39,6 +37,49 @@ pub enum InputFormat {
     Jsonl,
     /// Apache Parquet.
     Parquet,
+}
+
+impl InputFormat {
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [InputFormat; 3] = [InputFormat::Csv, InputFormat::Jsonl, InputFormat::Parquet];
+
+    /// `csv`, `jsonl` or `parquet` (what `--format` takes).
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Csv => "csv",
+            InputFormat::Jsonl => "jsonl",
+            InputFormat::Parquet => "parquet",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn description(self) -> &'static str {
+        match self {
+            InputFormat::Csv => "Comma (or --delimiter) separated values with a header line",
+            InputFormat::Jsonl => "One JSON object per line",
+            InputFormat::Parquet => "Apache Parquet",
+        }
+    }
+}
+
+impl std::fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for InputFormat {
+    type Err = Error;
+
+    /// [`InputFormat::name`] back to the format.
+    fn from_str(s: &str) -> Result<Self> {
+        InputFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("unknown format {s:?} (csv, jsonl or parquet)"))
+            })
+    }
 }
 
 /// Where a canonical column's values come from.
@@ -51,7 +92,7 @@ pub enum ColumnSource {
 }
 
 /// What to import and how (see `strata import --help`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportConfig {
     /// Event input files.
     pub events: Vec<PathBuf>,
@@ -65,30 +106,15 @@ pub struct ImportConfig {
     pub time: String,
     /// strftime format of the time column (`None`: auto-detect).
     pub time_format: Option<String>,
-    /// Event type column or constant.
-    pub event_type: ColumnSource,
-    /// Amount column.
-    pub amount: Option<String>,
+    /// The column (or constant, for roles with [`RoleSpec::constant`]) of
+    /// each role given explicitly. A role not in the map takes the input
+    /// column with its canonical name, if there is one; a required role
+    /// (the event type) takes that column in any case.
+    pub roles: BTreeMap<Role, ColumnSource>,
     /// Column the amount is multiplied by.
     pub amount_times: Option<String>,
     /// Rows with a negative amount become `refund` events.
     pub refund_if_negative: bool,
-    /// Channel column or constant.
-    pub channel: Option<ColumnSource>,
-    /// Currency column or constant.
-    pub currency: Option<ColumnSource>,
-    /// Order id column.
-    pub order_id: Option<String>,
-    /// Product id column.
-    pub product_id: Option<String>,
-    /// Category column.
-    pub category: Option<String>,
-    /// Quantity column.
-    pub quantity: Option<String>,
-    /// Payment method column.
-    pub payment_method: Option<String>,
-    /// Campaign id column.
-    pub campaign_id: Option<String>,
     /// Input columns to leave out.
     pub drop: Vec<String>,
     /// (event column, profile column name) copied to derived profiles.
@@ -105,12 +131,21 @@ pub struct ImportConfig {
     pub purchase_types: Vec<String>,
     /// Manifest activity types (empty: the purchase types).
     pub activity_types: Vec<String>,
+    /// Most rows per Parquet file (at least 1; default
+    /// [`IMPORT_FILE_ROWS`]). Profiles are split into files of exactly this
+    /// many rows (the last one fewer). A month with more events is split
+    /// into several files at a profile boundary: a file is closed at the
+    /// first profile boundary at or after this many rows, so it holds at
+    /// most this many rows plus the rest of the profile that reaches the
+    /// limit, and a profile's events of one month are never in two files.
+    pub rows_per_file: usize,
 }
 
 impl ImportConfig {
     /// Defaults for `events` (the defaults of the `strata import` flags):
-    /// columns `profile_id`, `event_time`, `event_type`, stop at the first
-    /// bad row, purchase type `purchase`.
+    /// columns `profile_id`, `event_time`, `event_type`, other roles from
+    /// the columns with their canonical names, stop at the first bad row,
+    /// purchase type `purchase`, [`IMPORT_FILE_ROWS`] rows per file.
     pub fn new(events: Vec<PathBuf>) -> Self {
         ImportConfig {
             events,
@@ -119,18 +154,9 @@ impl ImportConfig {
             profile_id: "profile_id".into(),
             time: "event_time".into(),
             time_format: None,
-            event_type: ColumnSource::Column("event_type".into()),
-            amount: None,
+            roles: BTreeMap::new(),
             amount_times: None,
             refund_if_negative: false,
-            channel: None,
-            currency: None,
-            order_id: None,
-            product_id: None,
-            category: None,
-            quantity: None,
-            payment_method: None,
-            campaign_id: None,
             drop: Vec::new(),
             profile_columns: Vec::new(),
             profiles: None,
@@ -139,7 +165,36 @@ impl ImportConfig {
             skip_missing_ids: false,
             purchase_types: vec!["purchase".into()],
             activity_types: Vec::new(),
+            rows_per_file: IMPORT_FILE_ROWS,
         }
+    }
+
+    /// Checks what can be checked before reading any input.
+    fn validate(&self) -> Result<()> {
+        if self.events.is_empty() {
+            return Err(Error::InvalidArgument("no --events file given".into()));
+        }
+        if self.rows_per_file == 0 {
+            return Err(Error::InvalidArgument(
+                "rows per file must be at least 1".into(),
+            ));
+        }
+        for (role, source) in &self.roles {
+            if let ColumnSource::Const(v) = source
+                && role.spec().constant.is_none()
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "{role} cannot be a constant ({v:?}): only {} can",
+                    ROLES
+                        .iter()
+                        .filter(|s| s.constant.is_some())
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -164,8 +219,9 @@ pub struct ImportSummary {
     pub elapsed: Duration,
 }
 
-/// Rows per event file: a month with more rows is split into several files
-/// (at a profile boundary, so files cover disjoint profile ranges).
+/// Default [`ImportConfig::rows_per_file`]: a month with more rows is split
+/// into several files (at a profile boundary, so files cover disjoint
+/// profile ranges).
 pub const IMPORT_FILE_ROWS: usize = 1 << 20;
 
 /// Imports into `out`. Everything is written to a temp directory next to
@@ -173,10 +229,8 @@ pub const IMPORT_FILE_ROWS: usize = 1 << 20;
 /// exactly as it was.
 pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
     let started = Instant::now();
-    let first = config
-        .events
-        .first()
-        .ok_or_else(|| Error::InvalidArgument("no --events file given".into()))?;
+    config.validate()?;
+    let first = &config.events[0];
     let staging = Staging::new(out)?;
     let format = detect_format(first, config.format)?;
     for f in &config.events[1..] {
@@ -242,7 +296,14 @@ pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
     }
 
     let (event_fields, event_columns, pid) = event_arrays(&mut events, &rank)?;
-    let (files, bytes) = write_events(root, &event_fields, &event_columns, &pid, &events.time)?;
+    let (files, bytes) = write_events(
+        root,
+        &event_fields,
+        &event_columns,
+        &pid,
+        &events.time,
+        config.rows_per_file,
+    )?;
     summary.files += files;
     summary.bytes += bytes;
     let (files, bytes) = write_profiles(
@@ -260,8 +321,12 @@ pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
 
     let mut manifest = Manifest::new();
     manifest.roles = Roles {
-        amount: mapping.amount.as_ref().map(|_| "amount".into()),
-        channel: mapping.channel.as_ref().map(|_| "channel".into()),
+        amount: mapping
+            .source(Role::Amount)
+            .map(|_| Role::Amount.name().into()),
+        channel: mapping
+            .source(Role::Channel)
+            .map(|_| Role::Channel.name().into()),
         ..Roles::default()
     };
     manifest.purchase_types = config.purchase_types.clone();
@@ -288,42 +353,29 @@ pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
 }
 
 /// Applies defaults: a role without a flag takes the column with its
-/// canonical name, if the input has one.
+/// canonical name, if the input has one (a required role: in any case).
 fn resolve_mapping(config: &ImportConfig, header: &[String]) -> Mapping {
     let has = |name: &str| header.iter().any(|h| h == name);
-    let auto = |flag: &Option<String>, canonical: &str| {
-        flag.clone()
-            .or_else(|| has(canonical).then(|| canonical.to_string()))
-    };
-    let auto_src = |flag: &Option<ColumnSource>, canonical: &str| {
-        flag.clone()
-            .or_else(|| has(canonical).then(|| ColumnSource::Column(canonical.to_string())))
-    };
+    let roles = ROLES
+        .iter()
+        .filter_map(|spec| {
+            let source = config.roles.get(&spec.role).cloned().or_else(|| {
+                (spec.required || has(spec.name)).then(|| ColumnSource::Column(spec.name.into()))
+            })?;
+            Some((spec, source))
+        })
+        .collect();
     Mapping {
         profile_id: config.profile_id.clone(),
         time: config.time.clone(),
-        event_type: config.event_type.clone(),
-        amount: auto(&config.amount, "amount"),
+        roles,
         amount_times: config.amount_times.clone(),
-        channel: auto_src(&config.channel, "channel"),
-        currency: auto_src(&config.currency, "currency"),
-        texts: [
-            auto(&config.order_id, TEXT_ROLES[0]),
-            auto(&config.product_id, TEXT_ROLES[1]),
-            auto(&config.category, TEXT_ROLES[2]),
-            auto(&config.payment_method, TEXT_ROLES[3]),
-            auto(&config.campaign_id, TEXT_ROLES[4]),
-        ],
-        quantity: auto(&config.quantity, "quantity"),
         drop: config.drop.clone(),
     }
 }
 
+/// `[import.columns]` of the manifest: which source fed each column.
 fn describe_mapping(config: &ImportConfig, m: &Mapping) -> BTreeMap<String, String> {
-    let src = |c: &ColumnSource| match c {
-        ColumnSource::Column(n) => n.clone(),
-        ColumnSource::Const(v) => format!("const:{v}"),
-    };
     let mut out = BTreeMap::new();
     out.insert(
         "profile_id".into(),
@@ -336,33 +388,23 @@ fn describe_mapping(config: &ImportConfig, m: &Mapping) -> BTreeMap<String, Stri
             None => m.time.clone(),
         },
     );
-    let mut et = src(&m.event_type);
-    if config.refund_if_negative {
-        et.push_str(" (refund when amount < 0)");
-    }
-    out.insert("event_type".into(), et);
-    if let Some(a) = &m.amount {
-        out.insert(
-            "amount".into(),
-            match &m.amount_times {
-                Some(t) => format!("{a} * {t}"),
-                None => a.clone(),
-            },
-        );
-    }
-    if let Some(c) = &m.channel {
-        out.insert("channel".into(), src(c));
-    }
-    if let Some(c) = &m.currency {
-        out.insert("currency".into(), src(c));
-    }
-    for (i, t) in m.texts.iter().enumerate() {
-        if let Some(t) = t {
-            out.insert(TEXT_ROLES[i].into(), t.clone());
+    for (spec, source) in &m.roles {
+        let mut s = match source {
+            ColumnSource::Column(n) => n.clone(),
+            ColumnSource::Const(v) => format!("const:{v}"),
+        };
+        match spec.role {
+            Role::EventType if config.refund_if_negative => {
+                s.push_str(" (refund when amount < 0)");
+            }
+            Role::Amount => {
+                if let Some(t) = &m.amount_times {
+                    s = format!("{s} * {t}");
+                }
+            }
+            _ => {}
         }
-    }
-    if let Some(q) = &m.quantity {
-        out.insert("quantity".into(), q.clone());
+        out.insert(spec.name.into(), s);
     }
     out
 }
@@ -391,15 +433,6 @@ fn sorted_keys(keys: &Interner) -> Vec<u32> {
     order
 }
 
-fn strings_from_codes(codes: &[u32], values: &Interner) -> ArrayRef {
-    Arc::new(
-        codes
-            .iter()
-            .map(|&c| (c != NONE).then(|| &*values.values[c as usize]))
-            .collect::<StringArray>(),
-    )
-}
-
 /// The event columns in input order, and the dense profile id of each row.
 fn event_arrays(
     ev: &mut EventCollector,
@@ -409,46 +442,13 @@ fn event_arrays(
     let mut fields = vec![
         Field::new("profile_id", DataType::Int64, false),
         Field::new("event_time", timestamp_type(), false),
-        Field::new("event_type", DataType::Utf8, false),
     ];
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(pid.clone())),
         Arc::new(TimestampMicrosecondArray::from(ev.time.clone()).with_timezone("UTC")),
-        strings_from_codes(&ev.event_type, &ev.event_types),
     ];
-    let written = ev.mapping.written();
-    for name in CANONICAL.iter().skip(3).filter(|n| written.contains(n)) {
-        let (field, col): (Field, ArrayRef) = match *name {
-            "channel" => (
-                Field::new("channel", DataType::Utf8, true),
-                strings_from_codes(&ev.channel, &ev.channels),
-            ),
-            "currency" => (
-                Field::new("currency", DataType::Utf8, true),
-                strings_from_codes(&ev.currency, &ev.currencies),
-            ),
-            "amount" => (
-                Field::new("amount", amount_type(), true),
-                Arc::new(
-                    Decimal128Array::from(std::mem::take(&mut ev.amount))
-                        .with_precision_and_scale(AMOUNT_PRECISION, AMOUNT_SCALE)?,
-                ),
-            ),
-            "quantity" => (
-                Field::new("quantity", DataType::Int64, true),
-                Arc::new(Int64Array::from(std::mem::take(&mut ev.quantity))),
-            ),
-            text => {
-                let i = TEXT_ROLES
-                    .iter()
-                    .position(|t| *t == text)
-                    .expect("text role");
-                (
-                    Field::new(text, DataType::Utf8, true),
-                    Arc::new(ev.texts[i].finish()),
-                )
-            }
-        };
+    for role in &mut ev.roles {
+        let (field, col) = role.finish()?;
         fields.push(field);
         cols.push(col);
     }
@@ -472,6 +472,7 @@ fn write_events(
     cols: &[ArrayRef],
     pid: &[i64],
     time: &[i64],
+    rows_per_file: usize,
 ) -> Result<(u64, u64)> {
     let schema: SchemaRef = Arc::new(Schema::new(fields.to_vec()));
     let months: Vec<i32> = time.iter().map(|&t| month_key(t)).collect();
@@ -495,8 +496,10 @@ fn write_events(
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut file_start = start;
         let mut part = 0;
+        // A file ends at the first profile boundary at or after
+        // `rows_per_file` rows (or at the end of the month).
         while file_start < end {
-            let mut file_end = (file_start + IMPORT_FILE_ROWS).min(end);
+            let mut file_end = (file_start + rows_per_file).min(end);
             while file_end < end && pid[perm[file_end] as usize] == pid[perm[file_end - 1] as usize]
             {
                 file_end += 1;
@@ -604,7 +607,7 @@ fn write_profiles(
     let (mut files, mut bytes) = (0, 0);
     let mut start = 0;
     while start < n || (n == 0 && files == 0) {
-        let end = (start + IMPORT_FILE_ROWS).min(n);
+        let end = (start + config.rows_per_file).min(n);
         let batch = RecordBatch::try_new(
             schema.clone(),
             cols.iter().map(|c| c.slice(start, end - start)).collect(),

@@ -42,15 +42,15 @@ mod parquet_io;
 mod schema;
 mod staging;
 
-pub mod cli;
-
 pub use atomic::{AtomicFile, Replace, temp_path_for, write_atomic};
-pub use describe::{Description, TableDescription, describe};
+pub use describe::{Description, TableDescription, describe, human_bytes};
 pub use error::{BadRow, Error, ErrorKind, Result};
-pub use generate::{CHUNK_PROFILES, DEFAULT_AS_OF, GenConfig, GenSummary, Scale, generate};
+pub use generate::{
+    CHUNK_PROFILES, DEFAULT_AS_OF, GenConfig, GenProgress, GenSummary, Scale, generate,
+};
 pub use import::{
-    ColumnSource, IMPORT_FILE_ROWS, ImportConfig, ImportSummary, InputFormat, import,
-    parse_timestamp,
+    ColumnSource, IMPORT_FILE_ROWS, ImportConfig, ImportSummary, InputFormat, ROLES, Role,
+    RoleKind, RoleSpec, import, parse_timestamp, roles_in_flag_order,
 };
 pub use layout::{
     EVENT_MONTH, EVENTS_DIR, MANIFEST_FILE, PROFILES_DIR, event_partitions, events_dir,

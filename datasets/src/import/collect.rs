@@ -1,32 +1,20 @@
 //! Turning input rows into columns: role values parsed and checked, ids
 //! interned, everything else kept as properties.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use arrow::array::StringBuilder;
-use arrow::datatypes::DataType;
+use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray, StringBuilder};
+use arrow::datatypes::{DataType, Field};
 
 use super::props::PropColumn;
+use super::roles::{Role, RoleKind, RoleSpec, roles_in_flag_order};
 use super::values::{cents, parse_decimal, parse_int};
 use super::{ColumnSource, parse_timestamp, parse_with_format};
 use crate::error::{BadRow, Error, Result};
-
-/// Canonical event column names (written with these names when mapped).
-pub(super) const CANONICAL: [&str; 12] = [
-    "profile_id",
-    "event_time",
-    "event_type",
-    "channel",
-    "amount",
-    "currency",
-    "order_id",
-    "product_id",
-    "category",
-    "quantity",
-    "payment_method",
-    "campaign_id",
-];
+use crate::schema::{AMOUNT_PRECISION, AMOUNT_SCALE, amount_type};
 
 /// Strings → dense u32 codes in order of first appearance.
 #[derive(Debug, Default)]
@@ -48,71 +36,42 @@ impl Interner {
     }
 }
 
-/// Column names for each role after defaults are applied.
-#[derive(Debug, Clone, Default)]
+/// Where each role's values come from, after defaults are applied.
+#[derive(Debug, Clone)]
 pub(super) struct Mapping {
     pub(super) profile_id: String,
     pub(super) time: String,
-    pub(super) event_type: ColumnSource,
-    pub(super) amount: Option<String>,
+    /// The mapped roles, in table order ([`ROLES`](super::ROLES)).
+    pub(super) roles: Vec<(&'static RoleSpec, ColumnSource)>,
     pub(super) amount_times: Option<String>,
-    pub(super) channel: Option<ColumnSource>,
-    pub(super) currency: Option<ColumnSource>,
-    /// order_id, product_id, category, payment_method, campaign_id
-    pub(super) texts: [Option<String>; 5],
-    pub(super) quantity: Option<String>,
     pub(super) drop: Vec<String>,
 }
 
-impl Default for ColumnSource {
-    fn default() -> Self {
-        ColumnSource::Column("event_type".into())
-    }
-}
-
-pub(super) const TEXT_ROLES: [&str; 5] = [
-    "order_id",
-    "product_id",
-    "category",
-    "payment_method",
-    "campaign_id",
-];
-
 impl Mapping {
+    /// The source of `role`, if it is mapped.
+    pub(super) fn source(&self, role: Role) -> Option<&ColumnSource> {
+        self.roles
+            .iter()
+            .find(|(s, _)| s.role == role)
+            .map(|(_, src)| src)
+    }
+
     /// Columns whose values go to a role and are not kept as properties.
+    /// The amount column stays a property when it is multiplied by
+    /// `amount_times` (`UnitPrice` of `UnitPrice * Quantity`).
     fn consumes(&self, name: &str) -> bool {
-        let col =
-            |c: &Option<ColumnSource>| matches!(c, Some(ColumnSource::Column(n)) if n == name);
         name == self.profile_id
             || name == self.time
-            || matches!(&self.event_type, ColumnSource::Column(n) if n == name)
-            || (self.amount.as_deref() == Some(name) && self.amount_times.is_none())
-            || col(&self.channel)
-            || col(&self.currency)
-            || self.texts.iter().any(|t| t.as_deref() == Some(name))
-            || self.quantity.as_deref() == Some(name)
+            || self.roles.iter().any(|(spec, src)| {
+                matches!(src, ColumnSource::Column(n) if n == name)
+                    && !(spec.role == Role::Amount && self.amount_times.is_some())
+            })
     }
 
-    /// The canonical columns this mapping writes.
+    /// The canonical columns this mapping writes, in order.
     pub(super) fn written(&self) -> Vec<&'static str> {
-        let mut w = vec!["profile_id", "event_time", "event_type"];
-        if self.channel.is_some() {
-            w.push("channel");
-        }
-        if self.amount.is_some() {
-            w.push("amount");
-        }
-        if self.currency.is_some() {
-            w.push("currency");
-        }
-        for (i, t) in self.texts.iter().enumerate() {
-            if t.is_some() {
-                w.push(TEXT_ROLES[i]);
-            }
-        }
-        if self.quantity.is_some() {
-            w.push("quantity");
-        }
+        let mut w = vec!["profile_id", "event_time"];
+        w.extend(self.roles.iter().map(|(spec, _)| spec.name));
         w
     }
 }
@@ -145,19 +104,6 @@ impl TimeParser {
             None => parse_timestamp(s),
         }
     }
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct Roles {
-    profile_id: Option<usize>,
-    time: Option<usize>,
-    event_type: Option<usize>,
-    amount: Option<usize>,
-    amount_times: Option<usize>,
-    channel: Option<usize>,
-    currency: Option<usize>,
-    texts: [Option<usize>; 5],
-    quantity: Option<usize>,
 }
 
 /// Skipped-row bookkeeping shared by the event and profile collectors.
@@ -193,34 +139,135 @@ impl Skips {
     }
 }
 
+/// The values of one mapped role, as collected.
+#[derive(Debug)]
+pub(super) enum RoleValues {
+    /// Codes into `dict` ([`NONE`] = null); `constant` is the code of a
+    /// constant source.
+    Label {
+        codes: Vec<u32>,
+        dict: Interner,
+        constant: Option<u32>,
+        lowercase: bool,
+    },
+    Text(StringBuilder),
+    Amount(Vec<Option<i128>>),
+    Int64(Vec<Option<i64>>),
+}
+
+/// One mapped role: where its values come from and the values so far.
+#[derive(Debug)]
+pub(super) struct RoleColumn {
+    pub(super) spec: &'static RoleSpec,
+    source: ColumnSource,
+    /// Input column of a [`ColumnSource::Column`], once seen.
+    index: Option<usize>,
+    values: RoleValues,
+}
+
+impl RoleColumn {
+    fn new(spec: &'static RoleSpec, source: ColumnSource) -> Self {
+        let values = match spec.kind {
+            RoleKind::Label { lowercase } => {
+                let mut dict = Interner::default();
+                let constant = match &source {
+                    ColumnSource::Const(v) => Some(dict.intern(&constant_value(spec, v))),
+                    ColumnSource::Column(_) => None,
+                };
+                RoleValues::Label {
+                    codes: Vec::new(),
+                    dict,
+                    constant,
+                    lowercase,
+                }
+            }
+            RoleKind::Text => RoleValues::Text(StringBuilder::new()),
+            RoleKind::Amount => RoleValues::Amount(Vec::new()),
+            RoleKind::Int64 => RoleValues::Int64(Vec::new()),
+        };
+        RoleColumn {
+            spec,
+            source,
+            index: None,
+            values,
+        }
+    }
+
+    /// The written column: the canonical name, nullable unless required.
+    pub(super) fn finish(&mut self) -> Result<(Field, ArrayRef)> {
+        let (data_type, array): (DataType, ArrayRef) = match &mut self.values {
+            RoleValues::Label { codes, dict, .. } => {
+                (DataType::Utf8, strings_from_codes(codes, dict))
+            }
+            RoleValues::Text(b) => (DataType::Utf8, Arc::new(b.finish())),
+            RoleValues::Amount(v) => (
+                amount_type(),
+                Arc::new(
+                    Decimal128Array::from(std::mem::take(v))
+                        .with_precision_and_scale(AMOUNT_PRECISION, AMOUNT_SCALE)?,
+                ),
+            ),
+            RoleValues::Int64(v) => (
+                DataType::Int64,
+                Arc::new(Int64Array::from(std::mem::take(v))),
+            ),
+        };
+        Ok((
+            Field::new(self.spec.name, data_type, !self.spec.required),
+            array,
+        ))
+    }
+}
+
+/// The value a constant source gives every row: trimmed, and lower-cased
+/// for lower-case labels; the event type's is taken as given (as it always
+/// was).
+fn constant_value(spec: &RoleSpec, v: &str) -> String {
+    match spec.kind {
+        RoleKind::Label { lowercase: true } => v.trim().to_lowercase(),
+        _ if spec.role == Role::EventType => v.to_string(),
+        _ => v.trim().to_string(),
+    }
+}
+
+/// Strings of interned codes ([`NONE`] = null).
+pub(super) fn strings_from_codes(codes: &[u32], values: &Interner) -> ArrayRef {
+    Arc::new(
+        codes
+            .iter()
+            .map(|&c| (c != NONE).then(|| &*values.values[c as usize]))
+            .collect::<StringArray>(),
+    )
+}
+
+/// Why a row is bad: the input column, the value, what is wrong.
+type Reject<'c> = (Option<usize>, Option<&'c str>, Cow<'static, str>);
+
 /// Collects event rows.
 #[derive(Debug)]
 pub(super) struct EventCollector {
     pub(super) mapping: Mapping,
     time_parser: TimeParser,
     refund_if_negative: bool,
-    roles: Roles,
+    /// Input columns of the profile id, the time and `amount_times`.
+    profile_id_index: Option<usize>,
+    time_index: Option<usize>,
+    amount_times_index: Option<usize>,
+    /// The mapped roles, in table order (the order they are written in).
+    pub(super) roles: Vec<RoleColumn>,
+    /// Position of the amount in `roles`, if mapped.
+    amount_slot: Option<usize>,
+    /// The current row's parsed numbers, by position in `roles`.
+    numbers: Vec<Option<i128>>,
     pub(super) file: PathBuf,
     pub(super) columns: Vec<String>,
     pub(super) keys: Interner,
     pub(super) key: Vec<u32>,
     pub(super) time: Vec<i64>,
-    pub(super) event_type: Vec<u32>,
-    pub(super) event_types: Interner,
-    pub(super) channel: Vec<u32>,
-    pub(super) channels: Interner,
-    pub(super) currency: Vec<u32>,
-    pub(super) currencies: Interner,
-    pub(super) amount: Vec<Option<i128>>,
-    pub(super) quantity: Vec<Option<i64>>,
-    pub(super) texts: [StringBuilder; 5],
     pub(super) props: Vec<PropColumn>,
     pub(super) rows_read: u64,
     pub(super) skips: Skips,
     text_props: bool,
-    const_event_type: Option<u32>,
-    const_channel: Option<u32>,
-    const_currency: Option<u32>,
 }
 
 pub(super) const NONE: u32 = u32::MAX;
@@ -232,43 +279,31 @@ impl EventCollector {
         refund_if_negative: bool,
         skips: Skips,
     ) -> Self {
-        let mut c = EventCollector {
+        let roles: Vec<RoleColumn> = mapping
+            .roles
+            .iter()
+            .map(|(spec, source)| RoleColumn::new(spec, source.clone()))
+            .collect();
+        EventCollector {
             mapping,
             time_parser,
             refund_if_negative,
-            roles: Roles::default(),
+            profile_id_index: None,
+            time_index: None,
+            amount_times_index: None,
+            amount_slot: roles.iter().position(|r| r.spec.role == Role::Amount),
+            numbers: vec![None; roles.len()],
+            roles,
             file: PathBuf::new(),
             columns: Vec::new(),
             keys: Interner::default(),
             key: Vec::new(),
             time: Vec::new(),
-            event_type: Vec::new(),
-            event_types: Interner::default(),
-            channel: Vec::new(),
-            channels: Interner::default(),
-            currency: Vec::new(),
-            currencies: Interner::default(),
-            amount: Vec::new(),
-            quantity: Vec::new(),
-            texts: std::array::from_fn(|_| StringBuilder::new()),
             props: Vec::new(),
             rows_read: 0,
             skips,
             text_props: true,
-            const_event_type: None,
-            const_channel: None,
-            const_currency: None,
-        };
-        if let ColumnSource::Const(v) = &c.mapping.event_type {
-            c.const_event_type = Some(c.event_types.intern(v));
         }
-        if let Some(ColumnSource::Const(v)) = &c.mapping.channel {
-            c.const_channel = Some(c.channels.intern(&v.trim().to_lowercase()));
-        }
-        if let Some(ColumnSource::Const(v)) = &c.mapping.currency {
-            c.const_currency = Some(c.currencies.intern(v.trim()));
-        }
-        c
     }
 
     pub(super) fn accepted(&self) -> usize {
@@ -296,7 +331,12 @@ impl EventCollector {
         self.file = file;
         self.text_props = arrow_types.is_none();
         if first {
-            self.roles = Roles::default();
+            self.profile_id_index = None;
+            self.time_index = None;
+            self.amount_times_index = None;
+            for r in &mut self.roles {
+                r.index = None;
+            }
             for (i, name) in columns.iter().enumerate() {
                 self.add_column(name, i, arrow_types.map(|t| t[i].clone()));
             }
@@ -311,38 +351,19 @@ impl EventCollector {
         }
         self.columns[index] = name.to_string();
         let m = &self.mapping;
-        let is = |o: &Option<String>| o.as_deref() == Some(name);
-        let col =
-            |c: &Option<ColumnSource>| matches!(c, Some(ColumnSource::Column(n)) if n == name);
-        let r = &mut self.roles;
         if m.profile_id == name {
-            r.profile_id = Some(index);
+            self.profile_id_index = Some(index);
         }
         if m.time == name {
-            r.time = Some(index);
+            self.time_index = Some(index);
         }
-        if matches!(&m.event_type, ColumnSource::Column(n) if n == name) {
-            r.event_type = Some(index);
+        if m.amount_times.as_deref() == Some(name) {
+            self.amount_times_index = Some(index);
         }
-        if is(&m.amount) {
-            r.amount = Some(index);
-        }
-        if is(&m.amount_times) {
-            r.amount_times = Some(index);
-        }
-        if col(&m.channel) {
-            r.channel = Some(index);
-        }
-        if col(&m.currency) {
-            r.currency = Some(index);
-        }
-        for (i, t) in m.texts.iter().enumerate() {
-            if is(t) {
-                r.texts[i] = Some(index);
+        for r in &mut self.roles {
+            if matches!(&r.source, ColumnSource::Column(n) if n == name) {
+                r.index = Some(index);
             }
-        }
-        if is(&m.quantity) {
-            r.quantity = Some(index);
         }
         if m.consumes(name) || m.drop.iter().any(|d| d == name) {
             return;
@@ -368,33 +389,25 @@ impl EventCollector {
             if let Some(n) = name
                 && idx.is_none()
             {
-                missing.push(format!("{flag} {n:?}"));
+                missing.push(format!("--{flag} {n:?}"));
             }
         };
-        let r = self.roles;
-        need("--profile-id", Some(&m.profile_id), r.profile_id);
-        need("--time", Some(&m.time), r.time);
-        let colname = |c: &Option<ColumnSource>| match c {
-            Some(ColumnSource::Column(n)) => Some(n.clone()),
-            _ => None,
-        };
-        need(
-            "--event-type",
-            colname(&Some(m.event_type.clone())).as_deref(),
-            r.event_type,
-        );
-        need("--amount", m.amount.as_deref(), r.amount);
-        need("--amount-times", m.amount_times.as_deref(), r.amount_times);
-        need("--channel", colname(&m.channel).as_deref(), r.channel);
-        need("--currency", colname(&m.currency).as_deref(), r.currency);
-        for (i, t) in m.texts.iter().enumerate() {
-            need(
-                &format!("--{}", TEXT_ROLES[i].replace('_', "-")),
-                t.as_deref(),
-                r.texts[i],
-            );
+        need("profile-id", Some(&m.profile_id), self.profile_id_index);
+        need("time", Some(&m.time), self.time_index);
+        for spec in roles_in_flag_order() {
+            if let Some(r) = self.roles.iter().find(|r| r.spec.role == spec.role)
+                && let ColumnSource::Column(n) = &r.source
+            {
+                need(&spec.flag(), Some(n), r.index);
+            }
+            if spec.role == Role::Amount {
+                need(
+                    "amount-times",
+                    m.amount_times.as_deref(),
+                    self.amount_times_index,
+                );
+            }
         }
-        need("--quantity", m.quantity.as_deref(), r.quantity);
         if missing.is_empty() {
             return Ok(());
         }
@@ -404,7 +417,10 @@ impl EventCollector {
             missing.join(", no column "),
             self.columns.join(", ")
         );
-        if m.event_type == ColumnSource::Column("event_type".into()) && r.event_type.is_none() {
+        let default_event_type = ColumnSource::Column(Role::EventType.name().into());
+        if self.roles.iter().any(|r| {
+            r.spec.role == Role::EventType && r.source == default_event_type && r.index.is_none()
+        }) {
             msg.push_str(
                 " (pass --event-type COL, or --event-type-const purchase for a transactions file)",
             );
@@ -443,6 +459,57 @@ impl EventCollector {
         self.skips.bad(row, false)
     }
 
+    /// Checks a role's value in the current row; numbers are returned
+    /// parsed (cents for amounts).
+    fn parse_role<'c>(
+        &self,
+        r: &RoleColumn,
+        get: &impl Fn(Option<usize>) -> Option<&'c str>,
+    ) -> Result<Option<i128>, Reject<'c>> {
+        let v = get(r.index);
+        match r.spec.kind {
+            RoleKind::Label { .. } | RoleKind::Text => {
+                if r.spec.required && v.is_none() && matches!(r.source, ColumnSource::Column(_)) {
+                    let what = format!("missing {}", r.spec.name.replace('_', " "));
+                    return Err((r.index, None, what.into()));
+                }
+                Ok(None)
+            }
+            RoleKind::Int64 => match v {
+                None => Ok(None),
+                Some(v) => parse_int(v)
+                    .map(|q| Some(q.into()))
+                    .ok_or_else(|| (r.index, Some(v), "not an integer".into())),
+            },
+            RoleKind::Amount => {
+                let Some(v) = v else { return Ok(None) };
+                let Some(a) = parse_decimal(v) else {
+                    return Err((r.index, Some(v), "not a number".into()));
+                };
+                // Only the amount role is multiplied by `amount_times`.
+                let times_index = self
+                    .amount_times_index
+                    .filter(|_| r.spec.role == Role::Amount);
+                let times = match times_index.map(|i| (i, get(Some(i)))) {
+                    None => None,
+                    // No factor: no amount.
+                    Some((_, None)) => return Ok(None),
+                    Some((i, Some(q))) => match parse_decimal(q) {
+                        Some(q) => Some(q),
+                        None => return Err((Some(i), Some(q), "not a number".into())),
+                    },
+                };
+                cents(a, times).map(Some).ok_or_else(|| {
+                    (
+                        r.index,
+                        Some(v),
+                        "amount out of range for Decimal(18,2)".into(),
+                    )
+                })
+            }
+        }
+    }
+
     /// Adds one row; `cell(i)` gives input column i (None = missing/null).
     /// Returns whether the row was kept.
     pub(super) fn row<'c>(
@@ -451,13 +518,12 @@ impl EventCollector {
         cell: impl Fn(usize) -> Option<&'c str>,
     ) -> Result<bool> {
         self.rows_read += 1;
-        let r = self.roles;
         let get = |idx: Option<usize>| idx.and_then(&cell).map(str::trim).filter(|s| !s.is_empty());
 
-        let Some(id) = get(r.profile_id) else {
-            return self.bad(line, r.profile_id, None, MISSING_ID);
+        let Some(id) = get(self.profile_id_index) else {
+            return self.bad(line, self.profile_id_index, None, MISSING_ID);
         };
-        let tv = get(r.time);
+        let tv = get(self.time_index);
         let parsed = tv.and_then(|s| self.time_parser.parse(s));
         let Some(t) = parsed.filter(|&t| in_time_range(t)) else {
             let msg = if tv.is_none() {
@@ -469,93 +535,47 @@ impl EventCollector {
             } else {
                 "unrecognized time (give --time-format)"
             };
-            return self.bad(line, r.time, tv, msg);
+            return self.bad(line, self.time_index, tv, msg);
         };
-        let etype = match self.const_event_type {
-            Some(c) => Ok(c),
-            None => match get(r.event_type) {
-                Some(v) => Err(v),
-                None => return self.bad(line, r.event_type, None, "missing event type"),
-            },
-        };
-        let mut amount = None;
-        if r.amount.is_some()
-            && let Some(v) = get(r.amount)
-        {
-            let Some(a) = parse_decimal(v) else {
-                return self.bad(line, r.amount, Some(v), "not a number");
-            };
-            let times = match r.amount_times.map(|i| (i, get(Some(i)))) {
-                None => None,
-                Some((_, None)) => Some(None),
-                Some((i, Some(q))) => match parse_decimal(q) {
-                    Some(q) => Some(Some(q)),
-                    None => return self.bad(line, Some(i), Some(q), "not a number"),
-                },
-            };
-            amount = match times {
-                None => cents(a, None),
-                Some(None) => None,
-                Some(Some(q)) => cents(a, Some(q)),
-            };
-            if amount.is_none() && times != Some(None) {
-                return self.bad(
-                    line,
-                    r.amount,
-                    Some(v),
-                    "amount out of range for Decimal(18,2)",
-                );
-            }
-        }
-        let mut quantity = None;
-        if let Some(v) = get(r.quantity) {
-            match parse_int(v) {
-                Some(q) => quantity = Some(q),
-                None => return self.bad(line, r.quantity, Some(v), "not an integer"),
+        // Every role is checked before anything is appended.
+        for slot in 0..self.roles.len() {
+            match self.parse_role(&self.roles[slot], &get) {
+                Ok(n) => self.numbers[slot] = n,
+                Err((index, value, message)) => return self.bad(line, index, value, &message),
             }
         }
 
         // The row is good: append.
         self.key.push(self.keys.intern(id));
         self.time.push(t);
-        let refund = self.refund_if_negative && amount.is_some_and(|a| a < 0);
-        self.event_type.push(if refund {
-            self.event_types.intern("refund")
-        } else {
-            match etype {
-                Ok(c) => c,
-                Err(v) => self.event_types.intern(v),
-            }
-        });
-        if self.mapping.channel.is_some() {
-            let c = match self.const_channel {
-                Some(c) => c,
-                None => match get(r.channel) {
-                    Some(v) if v.bytes().any(|b| b.is_ascii_uppercase()) => {
-                        self.channels.intern(&v.to_ascii_lowercase())
+        let refund = self.refund_if_negative
+            && self
+                .amount_slot
+                .is_some_and(|s| self.numbers[s].is_some_and(|a| a < 0));
+        for (slot, r) in self.roles.iter_mut().enumerate() {
+            let v = get(r.index);
+            match &mut r.values {
+                RoleValues::Label {
+                    codes,
+                    dict,
+                    constant,
+                    lowercase,
+                } => codes.push(if refund && r.spec.role == Role::EventType {
+                    dict.intern("refund")
+                } else if let Some(c) = *constant {
+                    c
+                } else {
+                    match v {
+                        Some(v) if *lowercase && v.bytes().any(|b| b.is_ascii_uppercase()) => {
+                            dict.intern(&v.to_ascii_lowercase())
+                        }
+                        Some(v) => dict.intern(v),
+                        None => NONE,
                     }
-                    Some(v) => self.channels.intern(v),
-                    None => NONE,
-                },
-            };
-            self.channel.push(c);
-        }
-        if self.mapping.currency.is_some() {
-            let c = match self.const_currency {
-                Some(c) => c,
-                None => get(r.currency).map_or(NONE, |v| self.currencies.intern(v)),
-            };
-            self.currency.push(c);
-        }
-        if self.mapping.amount.is_some() {
-            self.amount.push(amount);
-        }
-        if self.mapping.quantity.is_some() {
-            self.quantity.push(quantity);
-        }
-        for (i, idx) in r.texts.iter().enumerate() {
-            if idx.is_some() {
-                self.texts[i].append_option(get(*idx));
+                }),
+                RoleValues::Text(b) => b.append_option(v),
+                RoleValues::Amount(a) => a.push(self.numbers[slot]),
+                RoleValues::Int64(q) => q.push(self.numbers[slot].map(|n| n as i64)),
             }
         }
         if self.text_props {

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -5,11 +6,9 @@ use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, String
 use arrow::datatypes::{
     DataType, Decimal128Type, Field, Int64Type, Schema, TimestampMicrosecondType,
 };
-use clap::Parser;
-use strata_datasets::cli::ImportArgs;
 use strata_datasets::{
-    ColumnSource, Error, GenConfig, ImportConfig, Manifest, generate, import, parse_timestamp,
-    write_parquet_file, writer_properties,
+    ColumnSource, Error, GenConfig, ImportConfig, Manifest, Role, generate, import,
+    parse_timestamp, write_parquet_file, writer_properties,
 };
 
 use crate::common::{all_events, all_profiles, snapshot};
@@ -32,8 +31,10 @@ fn csv_config(file: PathBuf) -> ImportConfig {
     ImportConfig {
         profile_id: "customer".into(),
         time: "ts".into(),
-        event_type: ColumnSource::Column("kind".into()),
-        amount: Some("total".into()),
+        roles: BTreeMap::from([
+            (Role::EventType, ColumnSource::Column("kind".into())),
+            (Role::Amount, ColumnSource::Column("total".into())),
+        ]),
         ..ImportConfig::new(vec![file])
     }
 }
@@ -289,8 +290,10 @@ fn parquet_input_keeps_property_types() {
     let cfg = ImportConfig {
         profile_id: "cid".into(),
         time: "when".into(),
-        event_type: ColumnSource::Const("purchase".into()),
-        amount: Some("price".into()),
+        roles: BTreeMap::from([
+            (Role::EventType, ColumnSource::Const("purchase".into())),
+            (Role::Amount, ColumnSource::Column("price".into())),
+        ]),
         ..ImportConfig::new(vec![file])
     };
     let s = import(&cfg, &out).unwrap();
@@ -354,44 +357,27 @@ fn online_retail_file_imports_with_the_documented_flags() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/online_retail.csv");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("retail");
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: ImportArgs,
-    }
-    let cli = Cli::try_parse_from([
-        "strata-import",
-        "--events",
-        fixture.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--profile-id",
-        "CustomerID",
-        "--time",
-        "InvoiceDate",
-        "--event-type-const",
-        "purchase",
-        "--amount",
-        "UnitPrice",
-        "--amount-times",
-        "Quantity",
-        "--quantity",
-        "Quantity",
-        "--order-id",
-        "InvoiceNo",
-        "--product-id",
-        "StockCode",
-        "--channel-const",
-        "web",
-        "--currency-const",
-        "GBP",
-        "--refund-if-negative",
-        "--skip-missing-ids",
-        "--profile-column",
-        "Country=country",
-    ])
-    .unwrap();
-    let s = import(&cli.args.to_config().unwrap(), &out).unwrap();
+    // The documented flags (`strata import --help`; the CLI's tests check
+    // that they give this configuration).
+    let config = ImportConfig {
+        profile_id: "CustomerID".into(),
+        time: "InvoiceDate".into(),
+        roles: BTreeMap::from([
+            (Role::EventType, ColumnSource::Const("purchase".into())),
+            (Role::Amount, ColumnSource::Column("UnitPrice".into())),
+            (Role::Quantity, ColumnSource::Column("Quantity".into())),
+            (Role::OrderId, ColumnSource::Column("InvoiceNo".into())),
+            (Role::ProductId, ColumnSource::Column("StockCode".into())),
+            (Role::Channel, ColumnSource::Const("web".into())),
+            (Role::Currency, ColumnSource::Const("GBP".into())),
+        ]),
+        amount_times: Some("Quantity".into()),
+        refund_if_negative: true,
+        skip_missing_ids: true,
+        profile_columns: vec![("Country".into(), "country".into())],
+        ..ImportConfig::new(vec![fixture])
+    };
+    let s = import(&config, &out).unwrap();
     assert_eq!(
         (s.input_rows, s.events, s.skipped_rows, s.profiles),
         (30, 27, 3, 9)
@@ -492,4 +478,204 @@ fn missing_role_columns_are_reported_with_the_available_columns() {
         msg.contains("--event-type-const") && msg.contains("cust, when"),
         "{msg}"
     );
+}
+
+/// `profile_id` (min, max) over the row groups of a Parquet file, from the
+/// footer statistics.
+fn profile_id_range(path: &Path) -> (i64, i64) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::statistics::Statistics;
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for rg in reader.metadata().row_groups() {
+        let Some(Statistics::Int64(s)) = rg.column(0).statistics() else {
+            panic!("{}: no profile_id statistics", path.display())
+        };
+        min = min.min(*s.min_opt().unwrap());
+        max = max.max(*s.max_opt().unwrap());
+    }
+    (min, max)
+}
+
+#[test]
+fn months_are_split_into_files_at_profile_boundaries() {
+    const LIMIT: usize = 100;
+    // March: 150 profiles with 1 to 13 events each, and profile 40 with 250
+    // (more than a file holds); April: profiles 1 to 20 with one event each.
+    let march = |p: usize| if p == 40 { 250 } else { p * 7 % 13 + 1 };
+    let mut lines = Vec::new();
+    for p in 1..=150 {
+        for k in 0..march(p) {
+            lines.push(format!(
+                "{p},2024-03-{:02} {:02}:{:02}:00,purchase",
+                1 + k % 28,
+                k % 24,
+                k % 60
+            ));
+        }
+    }
+    for p in 1..=20 {
+        lines.push(format!("{p},2024-04-02 10:00:00,purchase"));
+    }
+    lines.reverse(); // input order does not matter
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "e.csv",
+        &format!("profile_id,event_time,event_type\n{}\n", lines.join("\n")),
+    );
+    let out = tmp.path().join("ds");
+    let config = ImportConfig {
+        rows_per_file: LIMIT,
+        ..ImportConfig::new(vec![file])
+    };
+    let s = import(&config, &out).unwrap();
+    assert_eq!(s.events, lines.len() as u64);
+
+    // The documented rule: a file ends at the first profile boundary at or
+    // after LIMIT rows (or at the end of the month).
+    let mut expected_sizes = Vec::new();
+    let mut rows = 0;
+    for p in 1..=150 {
+        rows += march(p);
+        if rows >= LIMIT {
+            expected_sizes.push(rows);
+            rows = 0;
+        }
+    }
+    if rows > 0 {
+        expected_sizes.push(rows);
+    }
+
+    let files = crate::common::event_files(&out);
+    let month = |name: &str| -> Vec<PathBuf> {
+        files
+            .iter()
+            .filter(|(m, _)| m == name)
+            .map(|(_, f)| f.clone())
+            .collect()
+    };
+    let (march_files, april_files) = (month("event_month=2024-03"), month("event_month=2024-04"));
+    assert_eq!(files.len(), march_files.len() + april_files.len());
+    assert!(march_files.len() > 1, "{march_files:?}");
+    assert_eq!(april_files.len(), 1, "a month under the limit is one file");
+
+    let mut sizes = Vec::new();
+    let mut events_of = std::collections::HashMap::new();
+    let mut previous_max = 0;
+    for (i, f) in march_files.iter().enumerate() {
+        assert!(
+            f.ends_with(format!("part-{i:05}.parquet")),
+            "{}",
+            f.display()
+        );
+        let batch = crate::common::read_file(f);
+        let pid = batch
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec();
+        assert!(pid.is_sorted(), "{}", f.display());
+        // Footer statistics agree with the contents, and files cover
+        // disjoint, increasing profile ranges: no profile is in two files.
+        let (min, max) = profile_id_range(f);
+        assert_eq!((min, max), (pid[0], *pid.last().unwrap()));
+        assert!(
+            min > previous_max,
+            "{}: {min} <= {previous_max}",
+            f.display()
+        );
+        previous_max = max;
+        for &p in &pid {
+            *events_of.entry(p).or_insert(0) += 1;
+        }
+        // The limit: only the file's last profile goes beyond it, and only
+        // the month's last file is cut short of it.
+        let last = pid.iter().filter(|&&p| p == max).count();
+        assert!(
+            pid.len() - last < LIMIT,
+            "{}: {} rows",
+            f.display(),
+            pid.len()
+        );
+        if i + 1 < march_files.len() {
+            assert!(pid.len() >= LIMIT, "{}: {} rows", f.display(), pid.len());
+        }
+        sizes.push(pid.len());
+    }
+    assert_eq!(sizes, expected_sizes);
+    assert!(
+        sizes.iter().any(|&n| n > LIMIT),
+        "profile 40 overflows its file: {sizes:?}"
+    );
+    assert_eq!(events_of.len(), 150);
+    assert!((1..=150).all(|p| events_of[&(p as i64)] == march(p)));
+
+    let april = crate::common::read_file(&april_files[0]);
+    assert_eq!(april.num_rows(), 20);
+    assert_eq!(profile_id_range(&april_files[0]), (1, 20));
+
+    // Profiles are split at exactly the limit.
+    let profile_files =
+        strata_datasets::parquet_files(&strata_datasets::profiles_dir(&out)).unwrap();
+    let ranges: Vec<(i64, i64)> = profile_files.iter().map(|f| profile_id_range(f)).collect();
+    assert_eq!(ranges, [(1, 100), (101, 150)]);
+
+    // A limit of 0 is refused before anything is written.
+    let err = import(
+        &ImportConfig {
+            rows_per_file: 0,
+            ..config.clone()
+        },
+        &out,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert_eq!(crate::common::event_files(&out).len(), files.len());
+}
+
+#[test]
+fn a_constant_for_a_role_without_one_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "e.csv", EVENTS_CSV);
+    let err = import(
+        &ImportConfig {
+            roles: BTreeMap::from([(Role::OrderId, ColumnSource::Const("x".into()))]),
+            ..csv_config(file)
+        },
+        &tmp.path().join("ds"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("order_id cannot be a constant") && err.contains("channel, currency"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_role_column_first_seen_in_a_later_json_line_is_null_before_it() {
+    // (This used to panic in the writer: the role's column was shorter than
+    // the others.)
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "e.jsonl",
+        r#"{"user": "u1", "at": "2024-02-01", "event_type": "purchase"}
+{"user": "u1", "at": "2024-02-02", "event_type": "purchase", "order": "o2"}
+"#,
+    );
+    let out = tmp.path().join("ds");
+    let cfg = ImportConfig {
+        profile_id: "user".into(),
+        time: "at".into(),
+        roles: BTreeMap::from([(Role::OrderId, ColumnSource::Column("order".into()))]),
+        ..ImportConfig::new(vec![file])
+    };
+    assert_eq!(import(&cfg, &out).unwrap().events, 2);
+    let e = all_events(&out);
+    let order = e
+        .column(e.schema().index_of("order_id").unwrap())
+        .as_string::<i32>();
+    assert_eq!(order.iter().collect::<Vec<_>>(), [None, Some("o2")]);
 }

@@ -6,10 +6,11 @@
 //! `.ci/run` makes one). Without it the test prints a notice and passes,
 //! unless `STRATA_REQUIRE_PYTHON` is set (as in CI), where it fails.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use strata_datasets::{GenConfig, generate};
+use strata_datasets::{ColumnSource, GenConfig, ImportConfig, Role, generate, import};
 
 fn python() -> Option<String> {
     match std::env::var("STRATA_PYTHON") {
@@ -61,31 +62,21 @@ fn duckdb_polars_and_pyarrow_read_generated_and_imported_datasets() {
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/online_retail.csv");
     let imported = tmp.path().join("retail");
-    #[derive(clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: strata_datasets::cli::ImportArgs,
-    }
-    let cli = <Cli as clap::Parser>::try_parse_from([
-        "import",
-        "--events",
-        fixture.to_str().unwrap(),
-        "--out",
-        imported.to_str().unwrap(),
-        "--profile-id",
-        "CustomerID",
-        "--time",
-        "InvoiceDate",
-        "--event-type-const",
-        "purchase",
-        "--amount",
-        "UnitPrice",
-        "--amount-times",
-        "Quantity",
-        "--refund-if-negative",
-        "--skip-missing-ids",
-    ])
-    .unwrap();
-    strata_datasets::cli::run_import(cli.args).unwrap();
+    // strata import --profile-id CustomerID --time InvoiceDate
+    //   --event-type-const purchase --amount UnitPrice --amount-times Quantity
+    //   --refund-if-negative --skip-missing-ids
+    let config = ImportConfig {
+        profile_id: "CustomerID".into(),
+        time: "InvoiceDate".into(),
+        roles: BTreeMap::from([
+            (Role::EventType, ColumnSource::Const("purchase".into())),
+            (Role::Amount, ColumnSource::Column("UnitPrice".into())),
+        ]),
+        amount_times: Some("Quantity".into()),
+        refund_if_negative: true,
+        skip_missing_ids: true,
+        ..ImportConfig::new(vec![fixture])
+    };
+    import(&config, &imported).unwrap();
     check(&python, &imported);
 }

@@ -3,6 +3,7 @@
 pub(crate) mod analytics;
 pub(crate) mod client;
 pub(crate) mod cluster;
+pub(crate) mod data;
 pub(crate) mod demo;
 pub(crate) mod dsl;
 pub(crate) mod plot;

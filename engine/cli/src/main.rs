@@ -1,7 +1,7 @@
 //! `strata`: generate or import a dataset, query segments, serve them.
 
 use clap::{Parser, Subcommand};
-use strata_core::analytics::ReportKind;
+use strata_core::report::ReportKind;
 
 mod commands;
 
@@ -22,11 +22,11 @@ enum Command {
     /// query it embedded.
     Demo(commands::demo::DemoArgs),
     /// Generate a realistic synthetic store dataset.
-    Gen(strata_datasets::cli::GenArgs),
+    Gen(commands::data::GenArgs),
     /// Import your own events (and profiles) from CSV, JSON lines or Parquet.
-    Import(Box<strata_datasets::cli::ImportArgs>),
+    Import(Box<commands::data::ImportArgs>),
     /// Describe a dataset: tables, schemas, rows, time range, size, version.
-    Describe(strata_datasets::cli::DescribeArgs),
+    Describe(commands::data::DescribeArgs),
     /// Build the per-profile features (RFM, channel mix, lifecycle, ...)
     /// that make built-in segments fast.
     Refresh(commands::refresh::RefreshArgs),
@@ -69,9 +69,9 @@ fn main() -> std::process::ExitCode {
     let result = match command {
         Command::Serve(a) => commands::serve::run(a),
         Command::Demo(a) => commands::demo::run(a),
-        Command::Gen(a) => strata_datasets::cli::run_gen(a).map_err(Into::into),
-        Command::Import(a) => strata_datasets::cli::run_import(*a).map_err(Into::into),
-        Command::Describe(a) => strata_datasets::cli::run_describe(a).map_err(Into::into),
+        Command::Gen(a) => commands::data::run_gen(a),
+        Command::Import(a) => commands::data::run_import(*a),
+        Command::Describe(a) => commands::data::run_describe(a),
         Command::Refresh(a) => commands::refresh::run(a),
         Command::Count(a) => commands::query::count(a),
         Command::Members(a) => commands::query::members(a),

@@ -37,7 +37,7 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<()> {
     if !data.join(strata_datasets::MANIFEST_FILE).exists() {
         super::serve::generate_demo(&data)?;
     }
-    strata_datasets::cli::run_describe(strata_datasets::cli::DescribeArgs { data: data.clone() })?;
+    super::data::run_describe(super::data::DescribeArgs { data: data.clone() })?;
     runtime()?.block_on(async {
         let engine = strata_core::Engine::open(&data, strata_core::EngineConfig::default()).await?;
         let as_of = engine.default_as_of();

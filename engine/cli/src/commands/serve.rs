@@ -81,7 +81,7 @@ pub(crate) fn generate_demo(data: &Path) -> anyhow::Result<()> {
     #[derive(Parser)]
     struct Wrap {
         #[command(flatten)]
-        gen_args: strata_datasets::cli::GenArgs,
+        gen_args: super::data::GenArgs,
     }
     eprintln!(
         "generating the demo dataset (scale s, seed 7) into {} (first start only) ...",
@@ -90,7 +90,7 @@ pub(crate) fn generate_demo(data: &Path) -> anyhow::Result<()> {
     let out = data.to_string_lossy();
     let args =
         Wrap::try_parse_from(["gen", "--scale", "s", "--seed", "7", "--out", &out])?.gen_args;
-    strata_datasets::cli::run_gen(args)?;
+    super::data::run_gen(args)?;
     Ok(())
 }
 
