@@ -64,17 +64,19 @@ pub(crate) fn all_profiles(dir: &Path) -> RecordBatch {
     concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 
-/// A small generated dataset (2,000 profiles), generated once per test run.
+/// A small generated dataset (2,000 profiles), generated once per test run
+/// under cargo's target tmp directory (replacing the previous run's), so
+/// that nothing is left in /tmp.
 pub(crate) fn small_dataset() -> &'static Path {
     use std::sync::OnceLock;
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().join("small");
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("datasets-small");
+        // `generate` would keep an earlier run's saved segments.
+        let _ = std::fs::remove_dir_all(&out);
         generate(&small_config(), &out).unwrap();
-        (tmp, out)
-    });
-    path
+        out
+    })
 }
 
 pub(crate) fn small_config() -> GenConfig {

@@ -81,12 +81,15 @@ pub(crate) fn run_strata(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// A small dataset generated once per test run (seed 1, fixed as_of).
+/// A small dataset generated once per test run (seed 1, fixed as_of),
+/// under cargo's target tmp directory (replacing the previous run's), so
+/// that nothing is left in /tmp.
 pub(crate) fn base_dataset() -> &'static Path {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let out = tmp.path().join("shop");
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-shop");
+        // `gen` would keep an earlier run's saved segments.
+        let _ = std::fs::remove_dir_all(&out);
         let status = Command::new(strata_bin())
             .args([
                 "gen",
@@ -101,9 +104,8 @@ pub(crate) fn base_dataset() -> &'static Path {
             .status()
             .expect("strata gen");
         assert!(status.success(), "strata gen failed");
-        (tmp, out)
+        out
     })
-    .1
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) {

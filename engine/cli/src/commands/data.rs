@@ -17,9 +17,10 @@ use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
 use indicatif::{ProgressBar, ProgressStyle};
 use strata_datasets::{
     ColumnSource, DEFAULT_AS_OF, GenConfig, GenProgress, IMPORT_FILE_ROWS, ImportConfig,
-    InputFormat, Role, RoleSpec, Scale, describe, generate, import, parse_timestamp,
-    roles_in_flag_order,
+    InputFormat, Role, RoleSpec, Scale, describe, generate, import, roles_in_flag_order,
 };
+
+use super::query::parse_as_of;
 
 /// `strata gen`: write a synthetic store dataset.
 #[derive(Debug, Clone, clap::Args)]
@@ -41,7 +42,7 @@ pub(crate) struct GenArgs {
     pub(crate) out: PathBuf,
     /// End of the generated history (exclusive): RFC 3339 time or a date
     /// (midnight UTC). Fixed by default so runs are reproducible.
-    #[arg(long, default_value = DEFAULT_AS_OF, value_parser = parse_instant)]
+    #[arg(long, default_value = DEFAULT_AS_OF, value_parser = parse_as_of)]
     pub(crate) as_of: DateTime<Utc>,
     /// Worker threads (default: all cores). Does not change the output.
     #[arg(long)]
@@ -310,36 +311,33 @@ impl FromArgMatches for RoleArgs {
 
 /// `--scale`: `s`, `m` or `l`, with their sizes in `--help`.
 fn scale_parser() -> impl TypedValueParser<Value = Scale> {
-    PossibleValuesParser::new(
-        Scale::ALL.map(|s| PossibleValue::new(s.name()).help(s.description())),
-    )
-    .map(|name| {
-        Scale::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .expect("one of the possible values")
-    })
+    choice_parser(&Scale::ALL, Scale::name, Scale::description)
 }
 
 /// `--format`: `csv`, `jsonl` or `parquet`, described in `--help`.
 fn format_parser() -> impl TypedValueParser<Value = InputFormat> {
-    PossibleValuesParser::new(
-        InputFormat::ALL.map(|f| PossibleValue::new(f.name()).help(f.description())),
+    choice_parser(
+        &InputFormat::ALL,
+        InputFormat::name,
+        InputFormat::description,
     )
-    .map(|name| {
-        InputFormat::ALL
-            .into_iter()
-            .find(|f| f.name() == name)
-            .expect("one of the possible values")
-    })
 }
 
-/// Parses an instant: RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or a date
-/// (midnight UTC).
-pub(crate) fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_timestamp(s)
-        .and_then(DateTime::<Utc>::from_timestamp_micros)
-        .ok_or_else(|| format!("not a time: {s:?} (use RFC 3339 or YYYY-MM-DD)"))
+/// One of `all` by its name, each listed in `--help` with its description.
+fn choice_parser<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+    description: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(
+        all.iter()
+            .map(|&v| PossibleValue::new(name(v)).help(description(v))),
+    )
+    .map(move |chosen| {
+        *all.iter()
+            .find(|&&v| name(v) == chosen)
+            .expect("one of the possible values")
+    })
 }
 
 /// `gen`'s progress bar on stderr, drawn from the first update on.
@@ -775,7 +773,7 @@ mod tests {
             (a.scale, a.seed, a.profiles, a.threads),
             (Scale::S, 42, None, None)
         );
-        assert_eq!(a.as_of, parse_instant(DEFAULT_AS_OF).unwrap());
+        assert_eq!(a.as_of, parse_as_of(DEFAULT_AS_OF).unwrap());
         let a = gen_args(&["--scale", "m", "--as-of", "2025-06-01", "--threads", "3"]).unwrap();
         assert_eq!((a.scale, a.threads), (Scale::M, Some(3)));
         assert_eq!(a.as_of.to_rfc3339(), "2025-06-01T00:00:00+00:00");
@@ -784,7 +782,7 @@ mod tests {
         assert!(e.to_string().contains("[possible values: s, m, l]"), "{e}");
         let e = gen_args(&["--as-of", "soon"]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ValueValidation);
-        assert!(e.to_string().contains("not a time: \"soon\""), "{e}");
+        assert!(e.to_string().contains("'soon' is not a time"), "{e}");
 
         let h = help("gen");
         assert!(h.contains("- s: 100k profiles, about 5M events"), "{h}");
@@ -793,11 +791,11 @@ mod tests {
 
     #[test]
     fn instants() {
-        let t = |s: &str| parse_instant(s).unwrap().to_rfc3339();
+        let t = |s: &str| parse_as_of(s).unwrap().to_rfc3339();
         assert_eq!(t("2025-12-01"), "2025-12-01T00:00:00+00:00");
         assert_eq!(t("2025-12-01 10:30:00"), "2025-12-01T10:30:00+00:00");
         assert_eq!(t("2025-12-01T10:30:00+02:00"), "2025-12-01T08:30:00+00:00");
-        assert!(parse_instant("2025-13-01").is_err());
+        assert!(parse_as_of("2025-13-01").is_err());
     }
 
     #[test]

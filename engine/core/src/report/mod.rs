@@ -2,7 +2,7 @@
 //! tables (docs/design.md#semantics), built with the DataFrame/Expr API.
 //!
 //! Every report is an aggregation of the same per-profile table a DSL
-//! built-in joins ([`super::rfm::per_profile`] and friends), restricted to
+//! built-in joins (`analytics::rfm::per_profile` and friends), restricted to
 //! the profiles in scope: the `profiles` table, or the members of
 //! [`ReportRequest::segment`]. So `count(rfm.segment = 'champions')` is the
 //! report's `champions` row, and `count(S AND lifecycle = 'new')` is the
