@@ -41,7 +41,7 @@ const fn place(
     }
 }
 
-pub(super) const PLACES: [Place; 30] = [
+pub(super) static PLACES: [Place; 30] = [
     place(
         "US",
         "CA",
@@ -400,6 +400,182 @@ fn to_us(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
+/// Cumulative (online, store) day weights for the `days` days from
+/// `start_date`: holidays times the day of the week, see
+/// [`World::online_cum`].
+fn day_weights(start_date: NaiveDate, days: usize) -> (Vec<f64>, Vec<f64>) {
+    let (mut online, mut store) = (Vec::with_capacity(days), Vec::with_capacity(days));
+    for d in 0..days {
+        let date = start_date + Duration::days(d as i64);
+        let (ho, hs) = holiday(date);
+        let (wo, ws) = weekly(date);
+        online.push(ho * wo);
+        store.push(hs * ws);
+    }
+    (cumulative(online), cumulative(store))
+}
+
+/// Scales `weights` to mean 1 and returns their running sums, starting at 0
+/// (so one longer than `weights`).
+fn cumulative(mut weights: Vec<f64>) -> Vec<f64> {
+    let mean = weights.iter().sum::<f64>() / weights.len().max(1) as f64;
+    weights.iter_mut().for_each(|x| *x /= mean);
+    let mut cum = Vec::with_capacity(weights.len() + 1);
+    cum.push(0.0);
+    cum.extend(cdf(&weights));
+    cum
+}
+
+/// Zipf popularity of the products of a category, by rank.
+fn product_rank_cdf() -> Vec<f64> {
+    let weights: Vec<f64> = (1..=PRODUCTS_PER_CATEGORY)
+        .map(|r| 1.0 / (r as f64).powf(1.05))
+        .collect();
+    cdf(&weights)
+}
+
+/// Product ids, `[category][rank]`: `SKU-` then the 2-digit category and
+/// the 5-digit rank, both counted from 1.
+fn product_ids() -> Vec<Vec<String>> {
+    (1..=CATEGORIES.len())
+        .map(|c| {
+            (1..=PRODUCTS_PER_CATEGORY)
+                .map(|r| format!("SKU-{c:02}{r:05}"))
+                .collect()
+        })
+        .collect()
+}
+
+/// Product prices in cents, `[category][rank]`: lognormal around the
+/// category's median, ending in .99 (70 %) or .49.
+fn product_prices(rng: &mut Rng) -> Vec<Vec<i64>> {
+    CATEGORIES
+        .iter()
+        .map(|&(_, median, _, _)| {
+            (0..PRODUCTS_PER_CATEGORY)
+                .map(|_| {
+                    let whole = rng.lognormal(median, 0.55).max(1.0).floor() as i64;
+                    whole * 100 + if rng.chance(0.7) { 99 } else { 49 }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Which list a campaign goes to.
+#[derive(Debug, Clone, Copy)]
+enum Medium {
+    Email,
+    Push,
+}
+
+/// The campaigns sent inside the window, built day by day. Ids are numbered
+/// in the order campaigns are added, which fixes the event log's campaign
+/// codes.
+struct CampaignSchedule {
+    start_us: i64,
+    as_of_us: i64,
+    campaign_ids: Vec<String>,
+    email_campaigns: Vec<Campaign>,
+    push_campaigns: Vec<Campaign>,
+}
+
+impl CampaignSchedule {
+    /// The weekly campaigns and the seasonal promotions of the `days` days
+    /// from `start_date`, each list sorted by send time.
+    fn build(start_date: NaiveDate, days: usize, start_us: i64, as_of_us: i64) -> Self {
+        let mut schedule = CampaignSchedule {
+            start_us,
+            as_of_us,
+            campaign_ids: Vec::new(),
+            email_campaigns: Vec::new(),
+            push_campaigns: Vec::new(),
+        };
+        for d in 0..days as i64 {
+            let date = start_date + Duration::days(d);
+            schedule.add_weekly(date);
+            schedule.add_promotions(date);
+        }
+        schedule.email_campaigns.sort_by_key(|c| c.t);
+        schedule.push_campaigns.sort_by_key(|c| c.t);
+        schedule
+    }
+
+    /// The newsletter (Tuesday 15:00 UTC) and the push (Thursday 18:00 UTC).
+    fn add_weekly(&mut self, date: NaiveDate) {
+        let (y, w) = (date.iso_week().year(), date.iso_week().week());
+        match date.weekday() {
+            Weekday::Tue => self.add(Medium::Email, date, 15, format!("nl-{y}-w{w:02}"), 1.0),
+            Weekday::Thu => self.add(Medium::Push, date, 18, format!("push-{y}-w{w:02}"), 1.0),
+            _ => {}
+        }
+    }
+
+    /// Seasonal promotions starting on `date`, which draw more engagement
+    /// than the weekly campaigns.
+    fn add_promotions(&mut self, date: NaiveDate) {
+        use Medium::{Email, Push};
+        let y = date.year();
+        let tg = thanksgiving(y);
+        match (date.month(), date.day()) {
+            _ if date == tg => {
+                self.add(Email, date, 13, format!("bf-{y}"), 1.8);
+                let black_friday = date + Duration::days(1);
+                self.add(Push, black_friday, 8, format!("push-bf-{y}"), 1.8);
+            }
+            _ if date == tg + Duration::days(4) => {
+                self.add(Email, date, 7, format!("cm-{y}"), 1.6);
+            }
+            (12, 10) => {
+                self.add(Email, date, 14, format!("xmas-{y}"), 1.5);
+                self.add(Push, date, 19, format!("push-xmas-{y}"), 1.4);
+            }
+            (12, 26) => self.add(Email, date, 8, format!("winter-sale-{y}"), 1.5),
+            (7, 8) => self.add(Email, date, 14, format!("summer-sale-{y}"), 1.4),
+            (2, 9) => self.add(Email, date, 14, format!("valentines-{y}"), 1.2),
+            _ => {}
+        }
+    }
+
+    /// Schedules campaign `id` at `hour`:00 UTC on `date`, unless that falls
+    /// outside the window.
+    fn add(&mut self, medium: Medium, date: NaiveDate, hour: u32, id: String, boost: f64) {
+        let t = to_us(date.and_hms_opt(hour, 0, 0).expect("valid hour").and_utc());
+        if t < self.start_us || t >= self.as_of_us {
+            return;
+        }
+        let list = match medium {
+            Medium::Email => &mut self.email_campaigns,
+            Medium::Push => &mut self.push_campaigns,
+        };
+        list.push(Campaign {
+            t,
+            id: self.campaign_ids.len() as u16,
+            boost,
+        });
+        self.campaign_ids.push(id);
+    }
+}
+
+/// The start (µs) and the (year, month) of every month from `start_date`'s
+/// up to the one containing `as_of_us`.
+fn month_starts(start_date: NaiveDate, as_of_us: i64) -> (Vec<i64>, Vec<(i32, u32)>) {
+    let mut month_starts = Vec::new();
+    let mut months = Vec::new();
+    let (mut y, mut m) = (start_date.year(), start_date.month());
+    loop {
+        let first = NaiveDate::from_ymd_opt(y, m, 1).expect("first of month");
+        let t = to_us(first.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+        if t >= as_of_us {
+            break;
+        }
+        month_starts.push(t);
+        months.push((y, m));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    (month_starts, months)
+}
+
 impl World {
     pub(super) fn new(seed: u64, as_of: DateTime<Utc>) -> World {
         let start = as_of
@@ -409,145 +585,9 @@ impl World {
         let start_us = to_us(start);
         let as_of_us = to_us(as_of);
         let days = ((as_of_us - start_us + DAY_US - 1) / DAY_US) as usize;
-        let (mut online, mut store) = (Vec::with_capacity(days), Vec::with_capacity(days));
-        for d in 0..days {
-            let date = start_date + Duration::days(d as i64);
-            let (ho, hs) = holiday(date);
-            let (wo, ws) = weekly(date);
-            online.push(ho * wo);
-            store.push(hs * ws);
-        }
-        let normalize = |w: &mut Vec<f64>| {
-            let mean = w.iter().sum::<f64>() / w.len().max(1) as f64;
-            w.iter_mut().for_each(|x| *x /= mean);
-            let mut cum = Vec::with_capacity(w.len() + 1);
-            cum.push(0.0);
-            cum.extend(cdf(w));
-            cum
-        };
-        let online_cum = normalize(&mut online);
-        let store_cum = normalize(&mut store);
-
-        // Catalog: per category PRODUCTS_PER_CATEGORY products with Zipf
-        // popularity and lognormal prices ending in .99 / .49.
-        let mut rng = Rng::new(seed, u64::MAX);
-        let rank_weights: Vec<f64> = (1..=PRODUCTS_PER_CATEGORY)
-            .map(|r| 1.0 / (r as f64).powf(1.05))
-            .collect();
-        let mut product_ids = Vec::new();
-        let mut product_prices = Vec::new();
-        for (c, &(_, median, _, _)) in CATEGORIES.iter().enumerate() {
-            product_ids.push(
-                (0..PRODUCTS_PER_CATEGORY)
-                    .map(|r| format!("SKU-{:02}{:05}", c + 1, r + 1))
-                    .collect(),
-            );
-            product_prices.push(
-                (0..PRODUCTS_PER_CATEGORY)
-                    .map(|_| {
-                        let p = rng.lognormal(median, 0.55).max(1.0);
-                        let whole = p.floor() as i64;
-                        whole * 100 + if rng.chance(0.7) { 99 } else { 49 }
-                    })
-                    .collect(),
-            );
-        }
-
-        // Campaigns: a weekly newsletter (Tuesday 15:00 UTC), a weekly push
-        // (Thursday 18:00 UTC) and seasonal promotions.
-        let mut campaign_ids = Vec::new();
-        let mut email_campaigns = Vec::new();
-        let mut push_campaigns = Vec::new();
-        let mut add =
-            |list: &mut Vec<Campaign>, date: NaiveDate, hour: u32, id: String, boost: f64| {
-                let t = to_us(date.and_hms_opt(hour, 0, 0).expect("valid hour").and_utc());
-                if t >= start_us && t < as_of_us {
-                    list.push(Campaign {
-                        t,
-                        id: campaign_ids.len() as u16,
-                        boost,
-                    });
-                    campaign_ids.push(id);
-                }
-            };
-        for d in 0..days as i64 {
-            let date = start_date + Duration::days(d);
-            let (y, w) = (date.iso_week().year(), date.iso_week().week());
-            match date.weekday() {
-                Weekday::Tue => add(
-                    &mut email_campaigns,
-                    date,
-                    15,
-                    format!("nl-{y}-w{w:02}"),
-                    1.0,
-                ),
-                Weekday::Thu => add(
-                    &mut push_campaigns,
-                    date,
-                    18,
-                    format!("push-{y}-w{w:02}"),
-                    1.0,
-                ),
-                _ => {}
-            }
-            let (y, m, day) = (date.year(), date.month(), date.day());
-            let tg = thanksgiving(y);
-            if date == tg {
-                add(&mut email_campaigns, date, 13, format!("bf-{y}"), 1.8);
-                add(
-                    &mut push_campaigns,
-                    date + Duration::days(1),
-                    8,
-                    format!("push-bf-{y}"),
-                    1.8,
-                );
-            } else if date == tg + Duration::days(4) {
-                add(&mut email_campaigns, date, 7, format!("cm-{y}"), 1.6);
-            } else if (m, day) == (12, 10) {
-                add(&mut email_campaigns, date, 14, format!("xmas-{y}"), 1.5);
-                add(&mut push_campaigns, date, 19, format!("push-xmas-{y}"), 1.4);
-            } else if (m, day) == (12, 26) {
-                add(
-                    &mut email_campaigns,
-                    date,
-                    8,
-                    format!("winter-sale-{y}"),
-                    1.5,
-                );
-            } else if (m, day) == (7, 8) {
-                add(
-                    &mut email_campaigns,
-                    date,
-                    14,
-                    format!("summer-sale-{y}"),
-                    1.4,
-                );
-            } else if (m, day) == (2, 9) {
-                add(
-                    &mut email_campaigns,
-                    date,
-                    14,
-                    format!("valentines-{y}"),
-                    1.2,
-                );
-            }
-        }
-        email_campaigns.sort_by_key(|c| c.t);
-        push_campaigns.sort_by_key(|c| c.t);
-
-        let mut month_starts = Vec::new();
-        let mut months = Vec::new();
-        let (mut y, mut m) = (start_date.year(), start_date.month());
-        loop {
-            let first = NaiveDate::from_ymd_opt(y, m, 1).expect("first of month");
-            let t = to_us(first.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-            if t >= as_of_us {
-                break;
-            }
-            month_starts.push(t);
-            months.push((y, m));
-            (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-        }
+        let (online_cum, store_cum) = day_weights(start_date, days);
+        let campaigns = CampaignSchedule::build(start_date, days, start_us, as_of_us);
+        let (month_starts, months) = month_starts(start_date, as_of_us);
 
         World {
             start_us,
@@ -562,12 +602,12 @@ impl World {
             category_cdf: cdf(&CATEGORIES.iter().map(|c| c.2).collect::<Vec<_>>()),
             online_pay_cdf: cdf(&ONLINE_PAYMENTS.iter().map(|d| d.1).collect::<Vec<_>>()),
             pos_pay_cdf: cdf(&POS_PAYMENTS.iter().map(|d| d.1).collect::<Vec<_>>()),
-            product_rank_cdf: cdf(&rank_weights),
-            product_ids,
-            product_prices,
-            campaign_ids,
-            email_campaigns,
-            push_campaigns,
+            product_rank_cdf: product_rank_cdf(),
+            product_ids: product_ids(),
+            product_prices: product_prices(&mut Rng::new(seed, u64::MAX)),
+            campaign_ids: campaigns.campaign_ids,
+            email_campaigns: campaigns.email_campaigns,
+            push_campaigns: campaigns.push_campaigns,
             month_starts,
             months,
         }
