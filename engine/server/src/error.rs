@@ -171,7 +171,7 @@ impl Error {
 }
 
 /// The status of an error whose message names no file system path (the
-/// auth interceptor's); others go through [`Error::into_status`].
+/// auth interceptor's); others go through `Error::into_status`.
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
         Status::new(e.status_code(), e.to_string())
