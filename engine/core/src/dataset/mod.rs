@@ -163,10 +163,17 @@ impl Dataset {
     }
     /// The features table, if it was built for this dataset version and
     /// `as_of` (a stale one is never used).
+    ///
+    /// The stamp on disk is read again each time: a `strata refresh` since
+    /// the dataset was opened replaces the file the registered table reads,
+    /// possibly with features of another as_of, and then its stamp is no
+    /// longer the one read at open.
     pub fn fresh_features(&self, as_of: DateTime<Utc>) -> bool {
-        self.features
-            .as_ref()
-            .is_some_and(|s| s.as_of == as_of && s.dataset_version == self.manifest.dataset_version)
+        self.features.as_ref().is_some_and(|s| {
+            s.as_of == as_of
+                && s.dataset_version == self.manifest.dataset_version
+                && features_file::read_stamp(&self.dir).as_ref() == Some(s)
+        })
     }
 
     /// What the features file on disk was built for, if there is one.

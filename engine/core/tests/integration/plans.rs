@@ -214,6 +214,34 @@ async fn fresh_features_give_the_same_counts_and_stale_ones_are_ignored() {
     assert_eq!(count(&engine, BUILTIN_SEGMENTS[0]).await, from_events[0]);
 }
 
+/// A refresh for another as_of while an engine is open replaces the file
+/// its features table reads: the engine must notice and not answer from
+/// features of the wrong as_of.
+#[tokio::test]
+async fn a_refresh_while_open_is_not_mistaken_for_fresh_features() {
+    let dir = copy_store();
+    let data = dir.path().join("shop");
+    let as_of = open(&data).await.default_as_of();
+    open(&data).await.refresh_features(as_of).await.unwrap();
+    let serving = open(&data).await;
+    assert!(serving.dataset().fresh_features(as_of));
+    let mut truth = Vec::new();
+    for dsl in BUILTIN_SEGMENTS {
+        truth.push(count(&serving, dsl).await);
+    }
+
+    // Another process refreshes for a year earlier.
+    let earlier = as_of - chrono::TimeDelta::days(365);
+    open(&data).await.refresh_features(earlier).await.unwrap();
+    assert!(!serving.dataset().fresh_features(as_of));
+    let seg = serving.parse(BUILTIN_SEGMENTS[0]).unwrap();
+    let plan = serving.explain(&seg, as_of).await.unwrap().physical;
+    assert!(!plan.contains("profile_features.parquet"), "{plan}");
+    for (dsl, expected) in BUILTIN_SEGMENTS.iter().zip(&truth) {
+        assert_eq!(count(&serving, dsl).await, *expected, "{dsl}");
+    }
+}
+
 #[tokio::test]
 async fn saved_segments_compose_and_cycles_are_errors() {
     let dir = copy_store();
