@@ -331,16 +331,8 @@ fn event_prop(ev: &Event, name: &str) -> Val {
 
 /// The operand of a condition (every kind but And/Or/Not/Performed/...).
 fn lhs_of(e: &Expr) -> &Operand {
-    match &e.kind {
-        ExprKind::Compare { lhs, .. }
-        | ExprKind::InList { lhs, .. }
-        | ExprKind::Between { lhs, .. }
-        | ExprKind::Contains { lhs, .. }
-        | ExprKind::StartsWith { lhs, .. }
-        | ExprKind::IsNull { lhs, .. }
-        | ExprKind::Truthy { lhs } => lhs,
-        other => panic!("not a condition: {other:?}"),
-    }
+    e.lhs()
+        .unwrap_or_else(|| panic!("not a condition: {:?}", e.kind))
 }
 
 /// A condition on an operand's value `v` (two-valued: NULL → false, except
