@@ -1,6 +1,8 @@
-//! `strata describe`: what a dataset holds, read from the manifest and the
-//! Parquet footers only (no data scan).
+//! `strata describe`: what a dataset holds, read from the manifest, the
+//! tables' Delta logs (which files are live) and those files' Parquet
+//! footers only (no data scan).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -12,9 +14,15 @@ use parquet::arrow::parquet_to_arrow_schema;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
 
+use crate::dataset_log::load_snapshot;
 use crate::error::{Error, Result};
-use crate::layout::{event_partitions, parquet_files, profiles_dir};
+use crate::layout::{EVENT_MONTH, events_dir, profiles_dir};
 use crate::manifest::Manifest;
+use crate::table::{TableFile, block_on};
+
+fn partition_name(value: &str) -> String {
+    format!("{EVENT_MONTH}={value}")
+}
 
 /// What `strata describe` reports about a dataset.
 #[derive(Debug, Clone)]
@@ -23,6 +31,10 @@ pub struct Description {
     pub dir: PathBuf,
     /// Its manifest.
     pub manifest: Manifest,
+    /// The dataset version described (`_strata_log`).
+    pub version: u64,
+    /// The Delta versions of `profiles` and `events` it names.
+    pub versions: (u64, u64),
     /// The `profiles` table.
     pub profiles: TableDescription,
     /// The `events` table.
@@ -51,15 +63,30 @@ pub struct TableDescription {
     pub partitions: Vec<(String, TableDescription)>,
 }
 
-/// Describes the dataset in `dir` from its manifest and Parquet footers.
+/// Describes the latest version of the dataset in `dir` from its manifest,
+/// its tables' logs and the live files' Parquet footers.
 pub fn describe(dir: impl AsRef<Path>) -> Result<Description> {
     let dir = dir.as_ref();
     let manifest = Manifest::load(dir)?;
+    manifest.ensure_current(dir)?;
     let time_col = manifest.roles.event_time.clone();
-    let profiles = describe_files(&parquet_files(&profiles_dir(dir))?, None)?;
+    let (profiles_dir, events_dir) = (profiles_dir(dir), events_dir(dir));
+    let snapshot = block_on(load_snapshot(dir, None))??;
+    let (profiles_table, events_table) = (&snapshot.profiles, &snapshot.events);
+    let live = |root: &Path, files: &[&TableFile]| -> Vec<PathBuf> {
+        files.iter().map(|f| root.join(&f.path)).collect()
+    };
+    let all_profiles: Vec<&TableFile> = profiles_table.files.iter().collect();
+    let profiles = describe_files(&live(&profiles_dir, &all_profiles), None)?;
+    let mut months: BTreeMap<String, Vec<&TableFile>> = BTreeMap::new();
+    for f in &events_table.files {
+        let month = f.partition_values.get(EVENT_MONTH).cloned().flatten();
+        let name = partition_name(month.as_deref().unwrap_or("__null__"));
+        months.entry(name).or_default().push(f);
+    }
     let mut events = TableDescription::default();
-    for (name, path) in event_partitions(dir)? {
-        let part = describe_files(&parquet_files(&path)?, Some(&time_col))?;
+    for (name, files) in months {
+        let part = describe_files(&live(&events_dir, &files), Some(&time_col))?;
         events.files += part.files;
         events.row_groups += part.row_groups;
         events.rows += part.rows;
@@ -73,6 +100,8 @@ pub fn describe(dir: impl AsRef<Path>) -> Result<Description> {
     Ok(Description {
         dir: dir.to_path_buf(),
         manifest,
+        version: snapshot.number(),
+        versions: (profiles_table.version, events_table.version),
         profiles,
         events,
         total_bytes: dir_size(dir)?,
@@ -195,6 +224,11 @@ impl fmt::Display for Description {
         writeln!(f, "dataset  {}", self.dir.display())?;
         writeln!(f, "format   {}", m.format_version)?;
         writeln!(f, "version  {}", m.dataset_version)?;
+        writeln!(
+            f,
+            "data     version {} (Delta: profiles v{}, events v{})",
+            self.version, self.versions.0, self.versions.1
+        )?;
         if let Some(as_of) = m.as_of {
             writeln!(f, "as_of    {}", as_of.to_rfc3339())?;
         }

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     ResourceExhausted,
     /// A service this one needs (a cluster) cannot be reached.
     Unavailable,
+    /// A concurrent write got there first; retrying may succeed.
+    Conflict,
     /// A failure of the machine (I/O) or a broken invariant: not the
     /// caller's to fix.
     Internal,
@@ -60,6 +62,38 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A Delta table's transaction log could not be read or written.
+    #[error("table {}: {source}", path.display())]
+    Table {
+        /// The table directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: Box<deltalake_core::DeltaTableError>,
+    },
+    /// The dataset is in an older format that must be converted first.
+    #[error(
+        "{} is a format-{found} dataset; convert it in place with `strata upgrade --data {}` (its files stay, a Delta log is written beside them)",
+        dir.display(), dir.display()
+    )]
+    NeedsUpgrade {
+        /// The dataset directory.
+        dir: PathBuf,
+        /// Its manifest's `format_version`.
+        found: u32,
+    },
+    /// The dataset version asked for does not exist.
+    #[error("{}", version_not_found(*version, *latest))]
+    VersionNotFound {
+        /// The dataset directory.
+        dir: PathBuf,
+        /// The version asked for.
+        version: u64,
+        /// The latest version, if the dataset has any.
+        latest: Option<u64>,
+    },
+    /// Another writer committed first.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// An input row could not be imported.
     #[error("{0}")]
     BadRow(Box<BadRow>),
@@ -94,9 +128,13 @@ impl Error {
     /// [`ErrorKind::Internal`].
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::BadRow(_) | Error::InvalidArgument(_) | Error::Manifest { .. } => {
-                ErrorKind::InvalidInput
-            }
+            Error::BadRow(_)
+            | Error::InvalidArgument(_)
+            | Error::Manifest { .. }
+            | Error::NeedsUpgrade { .. } => ErrorKind::InvalidInput,
+            Error::Table { source, .. } => table_kind(source),
+            Error::VersionNotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound
             }
@@ -104,6 +142,26 @@ impl Error {
                 ErrorKind::Internal
             }
         }
+    }
+}
+
+fn version_not_found(version: u64, latest: Option<u64>) -> String {
+    match latest {
+        Some(latest) => {
+            format!("dataset version {version} does not exist (the versions are 0 to {latest})")
+        }
+        None => format!("dataset version {version} does not exist (the dataset has no versions)"),
+    }
+}
+
+/// A version that does not exist (or no longer can be read) is the
+/// caller's to fix; everything else of the log is internal.
+fn table_kind(e: &deltalake_core::DeltaTableError) -> ErrorKind {
+    use deltalake_core::DeltaTableError as E;
+    match e {
+        E::InvalidVersion(_) | E::NotATable(_) => ErrorKind::NotFound,
+        E::VersionAlreadyExists(_) => ErrorKind::AlreadyExists,
+        _ => ErrorKind::Internal,
     }
 }
 

@@ -276,6 +276,7 @@ pub fn generate(config: &GenConfig, out: &Path) -> Result<GenSummary> {
         profiles: n,
         events: summary.events,
     });
+    crate::upgrade::create_tables(root, &profiles_schema(), &events_schema(), "gen")?;
     manifest.save(root)?;
     summary.bytes += std::fs::metadata(root.join(crate::layout::MANIFEST_FILE))
         .map_err(|e| Error::io(root, e))?

@@ -346,6 +346,13 @@ pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
         rows: summary.events,
         skipped_rows: summary.skipped_rows,
     });
+    // A table without rows (every row skipped) takes the canonical schema.
+    crate::upgrade::create_tables(
+        root,
+        &crate::schema::profiles_schema(),
+        &crate::schema::events_schema(),
+        "import",
+    )?;
     manifest.save(root)?;
     staging.commit()?;
     summary.elapsed = started.elapsed();

@@ -23,7 +23,7 @@
 //! assert!(summary.events > 0);
 //!
 //! let manifest = Manifest::load(&out).unwrap();
-//! assert_eq!(manifest.format_version, 1);
+//! assert_eq!(manifest.format_version, 2);
 //! assert_eq!(manifest.purchase_types, ["purchase"]);
 //!
 //! let d = describe(&out).unwrap();
@@ -32,6 +32,7 @@
 //! ```
 
 mod atomic;
+mod dataset_log;
 mod describe;
 mod error;
 mod generate;
@@ -41,8 +42,14 @@ mod manifest;
 mod parquet_io;
 mod schema;
 mod staging;
+mod table;
+mod upgrade;
 
 pub use atomic::{AtomicFile, Replace, temp_path_for, write_atomic};
+pub use dataset_log::{
+    DATASET_LOG, DatasetSnapshot, DatasetVersion, dataset_log_dir, load_snapshot, read_version,
+    record_version, versions,
+};
 pub use describe::{Description, TableDescription, describe, human_bytes};
 pub use error::{BadRow, Error, ErrorKind, Result};
 pub use generate::{
@@ -66,3 +73,8 @@ pub use schema::{
     AMOUNT_PRECISION, AMOUNT_SCALE, CHANNELS, EVENT_TYPES, amount_type, events_schema,
     profiles_schema, timestamp_type,
 };
+pub use table::{
+    DELTA_LOG, FileStatistics, STATS_COLUMNS, TableFile, TableSnapshot, block_on,
+    create_from_files, is_table, snapshot,
+};
+pub use upgrade::{UpgradeSummary, upgrade};

@@ -10,8 +10,11 @@ use crate::atomic::{Replace, write_atomic};
 use crate::error::{Error, Result};
 use crate::layout::MANIFEST_FILE;
 
-/// The manifest format this crate writes and understands.
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest format this crate writes: 2, tables are Delta tables.
+/// Format 1 (the same Parquet files, no transaction log) is still read
+/// by [`Manifest::load`] so that `strata upgrade` can convert it; every
+/// reader of data checks [`Manifest::ensure_current`].
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The contents of `<data>/strata.toml`.
 ///
@@ -183,6 +186,18 @@ impl Manifest {
             ));
         }
         Ok(m)
+    }
+
+    /// Fails with [`Error::NeedsUpgrade`] unless the dataset at `dir` is in
+    /// the current format.
+    pub fn ensure_current(&self, dir: &Path) -> Result<()> {
+        if self.format_version < FORMAT_VERSION {
+            return Err(Error::NeedsUpgrade {
+                dir: dir.to_path_buf(),
+                found: self.format_version,
+            });
+        }
+        Ok(())
     }
 
     /// The manifest as TOML text.

@@ -2,6 +2,12 @@
 //! from `proto/strata/v1/*.proto`, and the descriptor set the server offers
 //! through reflection.
 //!
+//! Both are checked in (`src/generated/`), so building Strata compiles no
+//! protobuf compiler. The test `tests/generated.rs` regenerates them with
+//! protox and tonic-prost-build and fails when they differ from the
+//! `.proto` files; `STRATA_BLESS_PROTO=1 cargo test --workspace --test
+//! generated` rewrites them after a change.
+//!
 //! ```
 //! use strata_proto::v1::{CountRequest, Segment, segment::Source};
 //! let req = CountRequest {
@@ -21,10 +27,9 @@
     clippy::all
 )]
 pub mod v1 {
-    include!(concat!(env!("OUT_DIR"), "/strata.v1.rs"));
+    include!("generated/strata.v1.rs");
 }
 
 /// The encoded `FileDescriptorSet` of every `strata.v1` file, for
 /// `tonic_reflection`.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/strata_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/strata_descriptor.bin");

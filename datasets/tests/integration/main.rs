@@ -1,6 +1,7 @@
 //! Integration tests of strata-datasets (one binary, several modules).
 
 mod common;
+mod delta;
 mod describe;
 mod generate;
 mod import;

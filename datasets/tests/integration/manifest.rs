@@ -5,7 +5,7 @@ use crate::common::small_dataset;
 #[test]
 fn manifest_round_trips_through_toml_and_disk() {
     let m = Manifest::load(small_dataset()).unwrap();
-    assert_eq!(m.format_version, 1);
+    assert_eq!(m.format_version, strata_datasets::FORMAT_VERSION);
     assert!(m.as_of.is_some());
     assert_eq!(m.purchase_types, ["purchase"]);
     assert_eq!(m.channels.online, ["web", "app", "social"]);
@@ -41,7 +41,7 @@ fn unknown_keys_survive_and_bad_versions_are_rejected() {
 
     let text = m
         .to_toml()
-        .replace("format_version = 1", "format_version = 99");
+        .replace("format_version = 2", "format_version = 99");
     assert!(
         Manifest::from_toml(&text)
             .unwrap_err()

@@ -27,6 +27,8 @@ enum Command {
     Import(Box<commands::data::ImportArgs>),
     /// Describe a dataset: tables, schemas, rows, time range, size, version.
     Describe(commands::data::DescribeArgs),
+    /// Convert a dataset of an older format in place (its files stay).
+    Upgrade(commands::data::UpgradeArgs),
     /// Build the per-profile features (RFM, channel mix, lifecycle, ...)
     /// that make built-in segments fast.
     Refresh(commands::refresh::RefreshArgs),
@@ -72,6 +74,7 @@ fn main() -> std::process::ExitCode {
         Command::Gen(a) => commands::data::run_gen(a),
         Command::Import(a) => commands::data::run_import(*a),
         Command::Describe(a) => commands::data::run_describe(a),
+        Command::Upgrade(a) => commands::data::run_upgrade(a),
         Command::Refresh(a) => commands::refresh::run(a),
         Command::Count(a) => commands::query::count(a),
         Command::Members(a) => commands::query::members(a),

@@ -1,12 +1,14 @@
 //! Where queries run: in this process (the default), or on an Apache
 //! DataFusion Ballista cluster.
 //!
-//! Strata's plans use only DataFusion's listing tables, `VALUES`, built-in
-//! operators and built-in functions, so Ballista's default codecs ship them
-//! to executors unchanged: a stock `ballista-executor` runs them, and nothing
-//! Strata-specific has to be registered there. The same [`crate::Engine`]
-//! API answers counts, member lists and reports either way; only the
-//! [`SessionContext`] differs.
+//! Strata's plans use only DataFusion's built-in operators and functions,
+//! `VALUES`, listing tables and Strata's Delta table provider, which the
+//! scheduler plans into plain Parquet scans: a stock `ballista-executor`
+//! runs every task, and nothing Strata-specific is registered there. The
+//! scheduler decodes the logical plan, so it needs the table provider's
+//! codec (`LogTableCodec`): `run_scheduler` and the standalone cluster
+//! have it. The same [`crate::Engine`] API answers counts, member lists and
+//! reports either way; only the [`SessionContext`] differs.
 //!
 //! - [`Cluster::Remote`] (`df://host:port`) sends each query to a running
 //!   scheduler. The dataset must be on a path every executor can read.
@@ -17,78 +19,12 @@
 //! With the `ballista` cargo feature off, asking for a cluster is an
 //! [`Error::InvalidArgument`] that says how to rebuild.
 
-use std::fmt;
-use std::str::FromStr;
-
 use datafusion::execution::SessionState;
 use datafusion::prelude::SessionContext;
 
 use crate::{Error, Result};
 
-/// The port a Ballista scheduler listens on when a URL names none.
-pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
-
-/// A Ballista cluster to run queries on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cluster {
-    /// A scheduler and an executor inside this process.
-    Standalone,
-    /// A running scheduler at `host:port` (written `df://host:port`).
-    Remote { host: String, port: u16 },
-}
-
-impl Cluster {
-    /// The scheduler's gRPC endpoint, `http://host:port`.
-    pub fn scheduler_url(&self) -> Option<String> {
-        match self {
-            Cluster::Standalone => None,
-            Cluster::Remote { host, port } => Some(format!("http://{host}:{port}")),
-        }
-    }
-}
-
-impl fmt::Display for Cluster {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Cluster::Standalone => f.write_str("standalone"),
-            Cluster::Remote { host, port } => write!(f, "df://{host}:{port}"),
-        }
-    }
-}
-
-impl FromStr for Cluster {
-    type Err = String;
-
-    /// `df://host:port` (port defaults to 50050) or `standalone`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s == "standalone" {
-            return Ok(Cluster::Standalone);
-        }
-        let Some(rest) = s.strip_prefix("df://") else {
-            return Err(format!(
-                "'{s}' is not a cluster: use df://HOST:PORT (a Ballista scheduler) or standalone"
-            ));
-        };
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => {
-                let port = p
-                    .parse::<u16>()
-                    .map_err(|_| format!("'{p}' in '{s}' is not a port number"))?;
-                (h, port)
-            }
-            None => (rest, DEFAULT_SCHEDULER_PORT),
-        };
-        if host.is_empty() || host.contains('/') {
-            return Err(format!("'{s}' has no host: use df://HOST:PORT"));
-        }
-        Ok(Cluster::Remote {
-            host: host.to_string(),
-            port,
-        })
-    }
-}
+pub use crate::config::{Cluster, DEFAULT_SCHEDULER_PORT};
 
 /// The session queries run in: `state` as is when `cluster` is `None`,
 /// else `state` upgraded to plan and run on the cluster.
@@ -112,7 +48,11 @@ async fn ballista_context(_state: SessionState, cluster: &Cluster) -> Result<Ses
 
 #[cfg(feature = "ballista")]
 async fn ballista_context(state: SessionState, cluster: &Cluster) -> Result<SessionContext> {
+    use std::sync::Arc;
+
     use ballista::extension::{SessionConfigExt, SessionStateExt};
+
+    use crate::dataset::log_table_codec::LogTableCodec;
     use ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED;
     use datafusion::execution::session_state::SessionStateBuilder;
 
@@ -144,7 +84,8 @@ async fn ballista_context(state: SessionState, cluster: &Cluster) -> Result<Sess
         .set_bool(BALLISTA_ADAPTIVE_PLANNER_ENABLED, false)
         .set_bool("datafusion.optimizer.prefer_hash_join", true)
         .set_bool("datafusion.optimizer.join_reordering", true)
-        .set_bool("datafusion.execution.collect_statistics", false);
+        .set_bool("datafusion.execution.collect_statistics", false)
+        .with_ballista_logical_extension_codec(Arc::new(LogTableCodec::default()));
     let state = SessionStateBuilder::new_from_existing(state)
         .with_config(config)
         .build();
@@ -185,6 +126,7 @@ mod ballista_impl {
     use tokio::sync::Mutex;
     use tonic::transport::Channel;
 
+    use crate::dataset::log_table_codec::LogTableCodec;
     use crate::{Error, Result};
 
     /// How long to wait for a scheduler to answer before giving up.
@@ -229,9 +171,11 @@ mod ballista_impl {
     }
 
     /// Runs a Ballista scheduler on `bind` until the process is stopped:
-    /// the stock scheduler, as `ballista-scheduler` would run it.
+    /// the stock scheduler, as `ballista-scheduler` would run it, with the
+    /// codec of Strata's Delta tables.
     pub async fn run_scheduler(bind: SocketAddr) -> Result<()> {
         let config = SchedulerConfig {
+            override_logical_codec: Some(Arc::new(LogTableCodec::default())),
             bind_host: bind.ip().to_string(),
             bind_port: bind.port(),
             external_host: bind.ip().to_string(),
@@ -291,38 +235,5 @@ mod ballista_impl {
         start_executor_process(Arc::new(config))
             .await
             .map_err(|e| Error::Cluster(e.to_string()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_cluster_urls() {
-        assert_eq!("standalone".parse(), Ok(Cluster::Standalone));
-        assert_eq!(
-            "df://sched.internal:50070".parse(),
-            Ok(Cluster::Remote {
-                host: "sched.internal".into(),
-                port: 50070
-            })
-        );
-        assert_eq!(
-            "df://localhost".parse(),
-            Ok(Cluster::Remote {
-                host: "localhost".into(),
-                port: DEFAULT_SCHEDULER_PORT
-            })
-        );
-        assert_eq!(
-            "df://127.0.0.1:50050/"
-                .parse::<Cluster>()
-                .map(|c| c.to_string()),
-            Ok("df://127.0.0.1:50050".to_string())
-        );
-        assert!("http://x:1".parse::<Cluster>().is_err());
-        assert!("df://:50050".parse::<Cluster>().is_err());
-        assert!("df://host:port".parse::<Cluster>().is_err());
     }
 }

@@ -1,8 +1,8 @@
 //! Engine configuration.
 
+use std::fmt;
 use std::path::PathBuf;
-
-use crate::cluster::Cluster;
+use std::str::FromStr;
 
 /// How the engine runs queries.
 #[derive(Debug, Clone)]
@@ -53,5 +53,103 @@ impl Default for EngineConfig {
             cluster: None,
             spill: SpillConfig::default(),
         }
+    }
+}
+
+/// The port a Ballista scheduler listens on when a URL names none.
+pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
+
+/// A Ballista cluster to run queries on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cluster {
+    /// A scheduler and an executor inside this process.
+    Standalone,
+    /// A running scheduler at `host:port` (written `df://host:port`).
+    Remote { host: String, port: u16 },
+}
+
+impl Cluster {
+    /// The scheduler's gRPC endpoint, `http://host:port`.
+    pub fn scheduler_url(&self) -> Option<String> {
+        match self {
+            Cluster::Standalone => None,
+            Cluster::Remote { host, port } => Some(format!("http://{host}:{port}")),
+        }
+    }
+}
+
+impl fmt::Display for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cluster::Standalone => f.write_str("standalone"),
+            Cluster::Remote { host, port } => write!(f, "df://{host}:{port}"),
+        }
+    }
+}
+
+impl FromStr for Cluster {
+    type Err = String;
+
+    /// `df://host:port` (port defaults to 50050) or `standalone`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "standalone" {
+            return Ok(Cluster::Standalone);
+        }
+        let Some(rest) = s.strip_prefix("df://") else {
+            return Err(format!(
+                "'{s}' is not a cluster: use df://HOST:PORT (a Ballista scheduler) or standalone"
+            ));
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => {
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| format!("'{p}' in '{s}' is not a port number"))?;
+                (h, port)
+            }
+            None => (rest, DEFAULT_SCHEDULER_PORT),
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(format!("'{s}' has no host: use df://HOST:PORT"));
+        }
+        Ok(Cluster::Remote {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod cluster_tests {
+    use super::*;
+
+    #[test]
+    fn parses_cluster_urls() {
+        assert_eq!("standalone".parse(), Ok(Cluster::Standalone));
+        assert_eq!(
+            "df://sched.internal:50070".parse(),
+            Ok(Cluster::Remote {
+                host: "sched.internal".into(),
+                port: 50070
+            })
+        );
+        assert_eq!(
+            "df://localhost".parse(),
+            Ok(Cluster::Remote {
+                host: "localhost".into(),
+                port: DEFAULT_SCHEDULER_PORT
+            })
+        );
+        assert_eq!(
+            "df://127.0.0.1:50050/"
+                .parse::<Cluster>()
+                .map(|c| c.to_string()),
+            Ok("df://127.0.0.1:50050".to_string())
+        );
+        assert!("http://x:1".parse::<Cluster>().is_err());
+        assert!("df://:50050".parse::<Cluster>().is_err());
+        assert!("df://host:port".parse::<Cluster>().is_err());
     }
 }

@@ -7,9 +7,9 @@ use std::path::Path;
 
 /// The layers, lowest first (as lib.rs declares them).
 const LAYERS: &[&[&str]] = &[
-    &["config", "error", "time", "cluster"],
+    &["config", "error", "time"],
     &["plan"],
-    &["dataset", "segments", "session"],
+    &["dataset", "segments", "cluster", "session"],
     &["scan"],
     &["analytics"],
     &["compile", "expand", "query"],

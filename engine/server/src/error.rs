@@ -186,6 +186,7 @@ fn code_of(kind: ErrorKind) -> Code {
         ErrorKind::AlreadyExists => Code::AlreadyExists,
         ErrorKind::ResourceExhausted => Code::ResourceExhausted,
         ErrorKind::Unavailable => Code::Unavailable,
+        ErrorKind::Conflict => Code::Aborted,
         ErrorKind::Internal => Code::Internal,
     }
 }

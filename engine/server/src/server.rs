@@ -201,6 +201,10 @@ fn tls_config(config: &Config) -> Result<Option<ServerTlsConfig>> {
         std::fs::read(p)
             .map_err(|e| Error::InvalidArgument(format!("cannot read {}: {e}", p.display())))
     };
+    // tonic's server asks rustls for the process's crypto provider, and
+    // rustls cannot pick one when two are built in (ring for tonic, aws-lc
+    // for delta-rs' object store client): install ring, tonic's, once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
     let handshake = config.transport.handshake_timeout;
     if !handshake.is_zero() {

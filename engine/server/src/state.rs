@@ -3,7 +3,7 @@
 //!
 //! Every request asks [`EngineHandle::current`] for the engine. That stats
 //! `strata.toml` (cheap); only when the file changed is the manifest read,
-//! and only when its `dataset_version` changed *and* the Parquet files
+//! and only when its `dataset_version` changed *and* a table's Delta log
 //! changed is the engine reopened (saving a segment bumps the version but
 //! needs no reopen: saved segments are read per query). Queries already
 //! running keep the engine they started with.
@@ -51,7 +51,8 @@ struct Stamp {
     inode: u64,
 }
 
-/// Names, sizes and times of the Parquet files of `profiles/` and `events/`.
+/// Names, sizes and times of the files of the Delta logs of `profiles/` and
+/// `events/`.
 type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
 /// Shared access to the current engine.
@@ -170,14 +171,17 @@ fn stamp(dir: &Path) -> std::io::Result<Stamp> {
 
 fn fingerprint(dir: &Path) -> Result<Fingerprint> {
     let mut out = Vec::new();
-    let mut files = strata_datasets::parquet_files(&strata_datasets::profiles_dir(dir))
-        .map_err(|e| Error::Core(e.into()))?;
-    for (_, part) in strata_datasets::event_partitions(dir).map_err(|e| Error::Core(e.into()))? {
-        files.extend(strata_datasets::parquet_files(&part).map_err(|e| Error::Core(e.into()))?);
-    }
-    for f in files {
-        let m = std::fs::metadata(&f).map_err(|e| Error::Core(e.into()))?;
-        out.push((f, m.len(), m.modified().ok()));
+    // Every change of a table's data is a commit to its Delta log.
+    for table in [
+        strata_datasets::profiles_dir(dir),
+        strata_datasets::events_dir(dir),
+    ] {
+        let log = table.join(strata_datasets::DELTA_LOG);
+        for entry in std::fs::read_dir(&log).map_err(|e| Error::Core(e.into()))? {
+            let path = entry.map_err(|e| Error::Core(e.into()))?.path();
+            let m = std::fs::metadata(&path).map_err(|e| Error::Core(e.into()))?;
+            out.push((path, m.len(), m.modified().ok()));
+        }
     }
     out.sort();
     Ok(out)

@@ -1,4 +1,5 @@
-//! Python's side: DuckDB reads a materialized membership, and the example
+//! Python's side: DuckDB reads a materialized membership, Polars and the
+//! `deltalake` package read the tables as Delta tables, and the example
 //! client in `examples/python` runs against a real server.
 //!
 //! Needs `STRATA_PYTHON` (a python with the packages of
@@ -23,6 +24,22 @@ fn python() -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// Runs `script` with `arg` as its `sys.argv[1]`; its stdout.
+fn run_script(py: &Path, script: &str, arg: &Path) -> String {
+    let out = Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .arg(arg)
+        .output()
+        .expect("running python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn workspace() -> &'static Path {
@@ -72,24 +89,64 @@ n, lo, hi, distinct = con.execute(
 cols = [d[0] for d in con.execute("SELECT * FROM read_parquet(?) LIMIT 1", [sys.argv[1] + "/segments/email_buyers/members.parquet"]).description]
 print(n, lo, hi, distinct, ",".join(cols))
 "#;
-    let out = Command::new(py)
-        .arg("-c")
-        .arg(script)
-        .arg(&server.data)
-        .output()
-        .expect("running python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8(out.stdout).unwrap();
+    let line = run_script(&py, script, &server.data);
     let f: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(f[0].parse::<u64>().unwrap(), count, "{line}");
     assert_eq!(f[1].parse::<i64>().unwrap(), ids[0], "{line}");
     assert_eq!(f[2].parse::<i64>().unwrap(), *ids.last().unwrap(), "{line}");
     assert_eq!(f[3].parse::<u64>().unwrap(), count, "{line}");
     assert_eq!(f[4], "profile_id,country");
+}
+
+#[tokio::test]
+async fn polars_and_deltalake_read_the_tables_and_agree() {
+    let server = TestServer::start(&[]).await;
+    let d = server
+        .datasets()
+        .await
+        .describe(v1::DescribeRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut c = server.segments().await;
+    let buyers = c
+        .count(count_req("performed(purchase)"))
+        .await
+        .unwrap()
+        .into_inner()
+        .count;
+
+    let Some(py) = python() else { return };
+    let script = r#"
+import sys, polars as pl
+from deltalake import DeltaTable
+root = sys.argv[1]
+profiles, events = DeltaTable(root + "/profiles"), DeltaTable(root + "/events")
+n_profiles = profiles.to_pyarrow_table(columns=["profile_id"]).num_rows
+ev = pl.scan_delta(root + "/events")
+n_events = ev.select(pl.len()).collect().item()
+buyers = (ev.filter(pl.col("event_type") == "purchase")
+            .select(pl.col("profile_id").n_unique()).collect().item())
+months = ev.select(pl.col("event_month").n_unique()).collect().item()
+print(n_profiles, n_events, buyers, months, profiles.version(), events.version(),
+      ",".join(events.metadata().partition_columns))
+"#;
+    let line = run_script(&py, script, &server.data);
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let events = d.events.unwrap();
+    assert_eq!(
+        f[0].parse::<u64>().unwrap(),
+        d.profiles.unwrap().rows,
+        "{line}"
+    );
+    assert_eq!(f[1].parse::<u64>().unwrap(), events.rows, "{line}");
+    assert_eq!(f[2].parse::<u64>().unwrap(), buyers, "{line}");
+    assert_eq!(
+        f[3].parse::<usize>().unwrap(),
+        events.partitions as usize,
+        "{line}"
+    );
+    assert_eq!(&f[4..], ["0", "0", "event_month"], "{line}");
 }
 
 #[tokio::test]

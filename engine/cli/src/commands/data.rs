@@ -16,8 +16,9 @@ use clap::builder::{PossibleValue, PossibleValuesParser, RangedU64ValueParser, T
 use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
 use indicatif::{ProgressBar, ProgressStyle};
 use strata_datasets::{
-    ColumnSource, DEFAULT_AS_OF, GenConfig, GenProgress, IMPORT_FILE_ROWS, ImportConfig,
-    InputFormat, Role, RoleSpec, Scale, describe, generate, import, roles_in_flag_order,
+    ColumnSource, DEFAULT_AS_OF, FORMAT_VERSION, GenConfig, GenProgress, IMPORT_FILE_ROWS,
+    ImportConfig, InputFormat, Role, RoleSpec, Scale, describe, generate, import,
+    roles_in_flag_order,
 };
 
 use super::query::parse_as_of;
@@ -476,6 +477,36 @@ pub(crate) fn run_import(args: ImportArgs) -> anyhow::Result<()> {
 /// Runs `strata describe`.
 pub(crate) fn run_describe(args: DescribeArgs) -> anyhow::Result<()> {
     print!("{}", describe(&args.data)?);
+    Ok(())
+}
+
+/// Arguments of `strata upgrade`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct UpgradeArgs {
+    /// Dataset directory.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+}
+
+pub(crate) fn run_upgrade(args: UpgradeArgs) -> anyhow::Result<()> {
+    let summary = strata_datasets::upgrade(&args.data)?;
+    if summary.converted.is_empty() && summary.from_format == FORMAT_VERSION {
+        println!(
+            "{} is already in format {FORMAT_VERSION}: nothing to do",
+            args.data.display()
+        );
+    } else {
+        println!(
+            "upgraded {} from format {} to {FORMAT_VERSION}: Delta logs written for {}; no data file was rewritten",
+            args.data.display(),
+            summary.from_format,
+            if summary.converted.is_empty() {
+                "none (they had them)".to_string()
+            } else {
+                summary.converted.join(", ")
+            }
+        );
+    }
     Ok(())
 }
 

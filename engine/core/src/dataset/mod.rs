@@ -16,8 +16,9 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::{SessionContext, col, ident};
-use strata_datasets::Manifest;
+use strata_datasets::{Manifest, TableSnapshot};
 
 use crate::Result;
 use crate::plan::tables::{EVENT_MONTH, EVENTS, FEATURES, PROFILES};
@@ -26,10 +27,14 @@ use crate::segments::SegmentStore;
 mod catalog;
 pub(crate) mod dictionary_pages;
 pub(crate) mod features_file;
+pub(crate) mod log_table;
+#[cfg(feature = "ballista")]
+pub(crate) mod log_table_codec;
 pub(crate) mod ranges;
 
 pub use catalog::DatasetCatalog;
 use features_file::FeatureStamp;
+use log_table::LogTable;
 use ranges::ByProfileRange;
 
 /// A dataset directory opened for querying.
@@ -42,6 +47,19 @@ pub struct Dataset {
     event_types: Vec<String>,
     first_event_month: Option<NaiveDate>,
     features: Option<FeatureStamp>,
+    versions: TableVersions,
+}
+
+/// The dataset version a [`Dataset`] reads (pinned when it was opened),
+/// and the Delta version of each table it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableVersions {
+    /// The dataset version (`_strata_log`).
+    pub dataset: u64,
+    /// Version of `profiles`.
+    pub profiles: u64,
+    /// Version of `events`.
+    pub events: u64,
 }
 
 impl Dataset {
@@ -59,41 +77,39 @@ impl Dataset {
         declare_order: bool,
     ) -> Result<Self> {
         let manifest = Manifest::load(dir)?;
-        let order = |cols: &[&str]| -> Vec<Vec<datafusion::logical_expr::SortExpr>> {
+        manifest.ensure_current(dir)?;
+        let order = |cols: &[&str]| -> Vec<SortExpr> {
             if declare_order {
-                vec![cols.iter().map(|c| col(*c).sort(true, false)).collect()]
+                cols.iter().map(|c| col(*c).sort(true, false)).collect()
             } else {
                 vec![]
             }
         };
-        let profiles = listing_table(
-            ctx,
+        let snapshot = strata_datasets::load_snapshot(dir, None).await?;
+        let profiles: Arc<dyn TableProvider> = Arc::new(LogTable::new(
             &strata_datasets::profiles_dir(dir),
-            vec![],
+            &snapshot.profiles,
             order(&["profile_id"]),
-        )
-        .await?;
-        let events = listing_table(
-            ctx,
+        )?);
+        let events: Arc<dyn TableProvider> = Arc::new(LogTable::new(
             &strata_datasets::events_dir(dir),
-            vec![(EVENT_MONTH.to_string(), DataType::Utf8)],
+            &snapshot.events,
             order(&["profile_id", "event_time"]),
-        )
-        .await?;
+        )?);
         let profiles_schema = profiles.schema();
         let events_schema = events.schema();
-        // One listing of every events file serves the range grouping and
+        // One plan over every events file serves the range grouping and
         // the event types below.
         let state = ctx.state();
         let all_events = events.scan(&state, None, &[], None).await?;
         let events_files = ranges::file_paths(&all_events);
-        ctx.register_table(PROFILES, Arc::new(profiles))?;
+        ctx.register_table(PROFILES, profiles)?;
         if declare_order {
             let target = state.config().target_partitions();
             let events = ByProfileRange::new(events, &all_events, target);
             ctx.register_table(EVENTS, Arc::new(events))?;
         } else {
-            ctx.register_table(EVENTS, Arc::new(events))?;
+            ctx.register_table(EVENTS, events)?;
         }
 
         // The dictionary pages are a shortcut: when they cannot be read
@@ -108,13 +124,7 @@ impl Dataset {
             Some(types) => types.into_iter().collect(),
             None => scan_event_types(ctx).await?,
         };
-        // Partitions are named by the month of their events' `event_time`
-        // (`event_month=YYYY-MM`), so the earliest one bounds every event.
-        let first_event_month = strata_datasets::event_partitions(dir)?
-            .iter()
-            .filter_map(|(name, _)| strata_datasets::parse_partition_dir_name(name))
-            .filter_map(|(y, m)| NaiveDate::from_ymd_opt(y, m, 1))
-            .min();
+        let first_event_month = first_month(&snapshot.events);
 
         let features = features_file::read_stamp(dir);
         if features.is_some() {
@@ -130,6 +140,11 @@ impl Dataset {
         Ok(Dataset {
             dir: dir.to_path_buf(),
             manifest,
+            versions: TableVersions {
+                dataset: snapshot.number(),
+                profiles: snapshot.profiles.version,
+                events: snapshot.events.version,
+            },
             profiles_schema,
             events_schema,
             event_types,
@@ -181,10 +196,30 @@ impl Dataset {
         self.features.as_ref()
     }
 
+    /// The table versions this dataset reads.
+    pub fn versions(&self) -> TableVersions {
+        self.versions
+    }
+
     /// The saved segments of this dataset.
     pub fn segments(&self) -> SegmentStore {
         SegmentStore::new(&self.dir)
     }
+}
+
+/// First day of the earliest events month: partitions are named by the
+/// month of their events' `event_time` (`event_month=YYYY-MM`), so the
+/// earliest one bounds every event.
+fn first_month(events: &TableSnapshot) -> Option<NaiveDate> {
+    events
+        .files
+        .iter()
+        .filter_map(|f| f.partition_values.get(EVENT_MONTH)?.as_deref())
+        .filter_map(|v| {
+            let (y, m) = v.split_once('-')?;
+            NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)
+        })
+        .min()
 }
 
 /// The distinct event types by a scan of `event_type`, sorted: for files
@@ -210,8 +245,13 @@ async fn listing_table(
     ctx: &SessionContext,
     dir: &Path,
     partition_cols: Vec<(String, DataType)>,
-    sort_order: Vec<Vec<datafusion::logical_expr::SortExpr>>,
+    sort_order: Vec<SortExpr>,
 ) -> Result<ListingTable> {
+    let sort_order = if sort_order.is_empty() {
+        vec![]
+    } else {
+        vec![sort_order]
+    };
     let url = ListingTableUrl::parse(format!("{}/", dir.canonicalize()?.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")

@@ -31,7 +31,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
 use datafusion::common::{ScalarValue, SplitPoint, Statistics};
 use datafusion::datasource::TableType;
-use datafusion::datasource::listing::{ListingTable, PartitionedFile};
+use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -48,10 +48,10 @@ const MAX_IMBALANCE: f64 = 1.25;
 /// partitions' tasks interleave), without a scan per chunk.
 const GROUPS_PER_PARTITION: usize = 2;
 
-/// A listing table of events whose scans are grouped by `profile_id` range.
+/// A table of events whose scans are grouped by `profile_id` range.
 #[derive(Debug)]
 pub(crate) struct ByProfileRange {
-    inner: Arc<ListingTable>,
+    inner: Arc<dyn TableProvider>,
     /// The table's id ranges (`lo..=hi` of each group), fixed when the table
     /// is opened: every scan declares the same partitioning, so that a
     /// union of scans (month branches) keeps it. `None`: scans stay as the
@@ -62,7 +62,11 @@ pub(crate) struct ByProfileRange {
 impl ByProfileRange {
     /// Wraps `inner`, with ranges balanced over the files of `all` (a scan
     /// of the whole table) for `target` partitions.
-    pub(crate) fn new(inner: ListingTable, all: &Arc<dyn ExecutionPlan>, target: usize) -> Self {
+    pub(crate) fn new(
+        inner: Arc<dyn TableProvider>,
+        all: &Arc<dyn ExecutionPlan>,
+        target: usize,
+    ) -> Self {
         let ranges = scan_config(all)
             .and_then(files_of)
             .and_then(|(files, pid)| {
@@ -74,10 +78,7 @@ impl ByProfileRange {
                 (target >= 2 && groups.len() >= target && keeps_busy(&groups, target))
                     .then(|| groups.iter().map(|g| (g.lo, g.hi)).collect())
             });
-        ByProfileRange {
-            inner: Arc::new(inner),
-            ranges,
-        }
+        ByProfileRange { inner, ranges }
     }
 }
 

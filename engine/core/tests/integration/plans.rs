@@ -243,6 +243,57 @@ async fn a_refresh_while_open_is_not_mistaken_for_fresh_features() {
 }
 
 #[tokio::test]
+async fn only_the_files_the_delta_log_lists_are_read() {
+    let dir = copy_store();
+    let data = dir.path().join("shop");
+    let segments = [
+        "count(purchase) >= 2",
+        "count(page_view) >= 3",
+        "sum(purchase.amount) > 100",
+        "performed(email_open)",
+    ];
+    let engine = open(&data).await;
+    let mut truth = Vec::new();
+    for dsl in segments {
+        truth.push(count(&engine, dsl).await);
+    }
+    // A copy of a month's file that no commit lists, as a crashed write
+    // or a removed version leaves behind.
+    let month = std::fs::read_dir(strata_datasets::events_dir(&data))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("event_month=")
+        })
+        .unwrap();
+    let file = strata_datasets::parquet_files(&month).unwrap().remove(0);
+    std::fs::copy(&file, month.join("part-99999.parquet")).unwrap();
+    let engine = open(&data).await;
+    for (dsl, expected) in segments.iter().zip(&truth) {
+        assert_eq!(count(&engine, dsl).await, *expected, "{dsl}");
+    }
+    let versions = engine.dataset().versions();
+    assert_eq!((versions.profiles, versions.events), (0, 0));
+}
+
+#[tokio::test]
+async fn a_format_one_dataset_is_refused_with_the_upgrade_hint() {
+    let dir = copy_store();
+    let data = dir.path().join("shop");
+    let mut manifest = strata_datasets::Manifest::load(&data).unwrap();
+    manifest.format_version = 1;
+    manifest.save(&data).unwrap();
+    let e = Engine::open(&data, config()).await.unwrap_err();
+    assert!(e.to_string().contains("strata upgrade --data"), "{e}");
+    strata_datasets::upgrade(&data).unwrap();
+    let engine = open(&data).await;
+    assert!(count(&engine, "performed(purchase)").await > 0);
+}
+
+#[tokio::test]
 async fn saved_segments_compose_and_cycles_are_errors() {
     let dir = copy_store();
     let data = dir.path().join("shop");
@@ -318,6 +369,9 @@ async fn events_grouped_by_profile_range_give_the_same_answers() {
             std::fs::remove_dir_all(path).unwrap();
         }
     }
+    // A new events log for the months kept (the old one went with them).
+    std::fs::remove_dir_all(strata_datasets::dataset_log_dir(&dir)).unwrap();
+    strata_datasets::upgrade(&dir).unwrap();
     let lopsided = physical_plan(&open(store()).await, "count(purchase) >= 2").await;
     assert!(!lopsided.contains("mode=SinglePartitioned"), "{lopsided}");
 

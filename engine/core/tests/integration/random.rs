@@ -579,6 +579,8 @@ pub(crate) fn write(ds: &RandomDataset, dir: &Path, rng: &mut StdRng) {
             write_file(&path, &events_batch(part), ds, &[0, 1]);
         }
     }
+    // The files written, as version 0 of each table's Delta log.
+    strata_datasets::upgrade(dir).expect("delta logs");
 
     if !ds.data.saved.is_empty() {
         let seg_dir = dir.join("segments");

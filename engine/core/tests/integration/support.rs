@@ -185,7 +185,12 @@ pub(crate) async fn open_dataset(ds: &RandomDataset, rng: &mut StdRng) -> (TempD
 pub(crate) fn store() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plans-shop-p3000-s11");
+        // Named by the format, so that a store of an older format left by
+        // an earlier build is not reused.
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "plans-shop-p3000-s11-f{}",
+            strata_datasets::FORMAT_VERSION
+        ));
         if !path.join(strata_datasets::MANIFEST_FILE).exists() {
             let config = strata_datasets::GenConfig {
                 profiles: 3_000,
