@@ -1,5 +1,6 @@
 //! `strata import`: users' own data into a dataset.
 
+mod append;
 mod collect;
 mod props;
 mod read;
@@ -18,6 +19,7 @@ use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, Datelike};
 
+pub use self::append::{AppendSummary, append};
 use self::collect::{EventCollector, Interner, Mapping, ProfileCollector, Skips, TimeParser};
 use self::read::{ProfileSink, detect_format, peek_columns, read_file};
 pub use self::roles::{ROLES, Role, RoleKind, RoleSpec, roles_in_flag_order};
@@ -230,49 +232,12 @@ pub const IMPORT_FILE_ROWS: usize = 1 << 20;
 pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
     let started = Instant::now();
     config.validate()?;
-    let first = &config.events[0];
     let staging = Staging::new(out)?;
-    let format = detect_format(first, config.format)?;
-    for f in &config.events[1..] {
-        if detect_format(f, config.format)? != format {
-            return Err(Error::InvalidArgument(format!(
-                "{}: all --events files must have the same format",
-                f.display()
-            )));
-        }
-    }
-    let header = peek_columns(first, format, config.delimiter)?;
-    let mapping = resolve_mapping(config, &header);
-    let skips = || Skips {
-        skip_bad_rows: config.skip_bad_rows,
-        skip_missing_ids: config.skip_missing_ids,
-        ..Skips::default()
-    };
-    let mut events = EventCollector::new(
-        mapping.clone(),
-        TimeParser {
-            format: config.time_format.clone(),
-        },
-        config.refund_if_negative,
-        skips(),
-    );
-    for f in &config.events {
-        read_file(f, format, config.delimiter, &mut events)?;
-    }
-    let mut profiles = None;
-    if let Some(pf) = &config.profiles {
-        let mut pc = ProfileCollector::new(config.profiles_id.clone(), skips());
-        read_file(
-            pf,
-            detect_format(pf, None).or_else(|_| detect_format(pf, config.format))?,
-            config.delimiter,
-            &mut ProfileSink {
-                profiles: &mut pc,
-                keys: &mut events.keys,
-            },
-        )?;
-        profiles = Some(pc);
-    }
+    let Inputs {
+        mapping,
+        mut events,
+        mut profiles,
+    } = read_inputs(config)?;
 
     // Dense ids in sorted external-id order.
     let order = sorted_keys(&events.keys);
@@ -296,16 +261,17 @@ pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
     }
 
     let (event_fields, event_columns, pid) = event_arrays(&mut events, &rank)?;
-    let (files, bytes) = write_events(
+    let written = write_events(
         root,
-        &event_fields,
+        &Arc::new(Schema::new(event_fields.clone())),
         &event_columns,
         &pid,
         &events.time,
         config.rows_per_file,
+        part_file_name,
     )?;
-    summary.files += files;
-    summary.bytes += bytes;
+    summary.files += written.len() as u64;
+    summary.bytes += written.iter().map(|w| w.bytes).sum::<u64>();
     let (files, bytes) = write_profiles(
         root,
         config,
@@ -357,6 +323,65 @@ pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
     staging.commit()?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// What the input files hold, collected in memory: events (with their
+/// profile keys interned) and profile rows.
+struct Inputs {
+    mapping: Mapping,
+    events: EventCollector,
+    profiles: Option<ProfileCollector>,
+}
+
+/// Reads every input file of `config` (validated).
+fn read_inputs(config: &ImportConfig) -> Result<Inputs> {
+    let first = &config.events[0];
+    let format = detect_format(first, config.format)?;
+    for f in &config.events[1..] {
+        if detect_format(f, config.format)? != format {
+            return Err(Error::InvalidArgument(format!(
+                "{}: all --events files must have the same format",
+                f.display()
+            )));
+        }
+    }
+    let header = peek_columns(first, format, config.delimiter)?;
+    let mapping = resolve_mapping(config, &header);
+    let skips = || Skips {
+        skip_bad_rows: config.skip_bad_rows,
+        skip_missing_ids: config.skip_missing_ids,
+        ..Skips::default()
+    };
+    let mut events = EventCollector::new(
+        mapping.clone(),
+        TimeParser {
+            format: config.time_format.clone(),
+        },
+        config.refund_if_negative,
+        skips(),
+    );
+    for f in &config.events {
+        read_file(f, format, config.delimiter, &mut events)?;
+    }
+    let mut profiles = None;
+    if let Some(pf) = &config.profiles {
+        let mut pc = ProfileCollector::new(config.profiles_id.clone(), skips());
+        read_file(
+            pf,
+            detect_format(pf, None).or_else(|_| detect_format(pf, config.format))?,
+            config.delimiter,
+            &mut ProfileSink {
+                profiles: &mut pc,
+                keys: &mut events.keys,
+            },
+        )?;
+        profiles = Some(pc);
+    }
+    Ok(Inputs {
+        mapping,
+        events,
+        profiles,
+    })
 }
 
 /// Applies defaults: a role without a flag takes the column with its
@@ -473,15 +498,30 @@ fn month_key(t: i64) -> i32 {
     dt.year() * 12 + dt.month0() as i32
 }
 
+/// A Parquet file [`write_events`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WrittenFile {
+    /// The month's partition directory name (`event_month=YYYY-MM`).
+    partition: String,
+    /// The file's name in it.
+    name: String,
+    /// Bytes on disk.
+    bytes: u64,
+}
+
+/// Writes the events (`cols` in `schema`) under `<root>/events/`, one
+/// directory per month, sorted by (profile id, time), months cut into files
+/// of about `rows_per_file` rows at profile boundaries, the month's `n`-th
+/// file named `file_name(n)`.
 fn write_events(
     root: &Path,
-    fields: &[Field],
+    schema: &SchemaRef,
     cols: &[ArrayRef],
     pid: &[i64],
     time: &[i64],
     rows_per_file: usize,
-) -> Result<(u64, u64)> {
-    let schema: SchemaRef = Arc::new(Schema::new(fields.to_vec()));
+    file_name: impl Fn(usize) -> String,
+) -> Result<Vec<WrittenFile>> {
     let months: Vec<i32> = time.iter().map(|&t| month_key(t)).collect();
     let mut perm: Vec<u32> = (0..pid.len() as u32).collect();
     perm.sort_unstable_by_key(|&i| {
@@ -491,15 +531,13 @@ fn write_events(
     let props = writer_properties_builder()
         .set_sorting_columns(Some(ascending(&[0, 1])))
         .build();
-    let (mut files, mut bytes) = (0, 0);
+    let mut written = Vec::new();
     let mut start = 0;
     while start < perm.len() {
         let month = months[perm[start] as usize];
         let end = start + perm[start..].partition_point(|&i| months[i as usize] == month);
-        let dir = events_dir(root).join(partition_dir_name(
-            month.div_euclid(12),
-            month.rem_euclid(12) as u32 + 1,
-        ));
+        let partition = partition_dir_name(month.div_euclid(12), month.rem_euclid(12) as u32 + 1);
+        let dir = events_dir(root).join(&partition);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut file_start = start;
         let mut part = 0;
@@ -511,8 +549,10 @@ fn write_events(
             {
                 file_end += 1;
             }
-            let path = dir.join(part_file_name(part));
-            let mut w = AtomicParquetWriter::create(&path, schema.clone(), props.clone())?;
+            let name = file_name(part);
+            part += 1;
+            let mut w =
+                AtomicParquetWriter::create(&dir.join(&name), schema.clone(), props.clone())?;
             for chunk in perm[file_start..file_end].chunks(crate::parquet_io::ROW_GROUP_ROWS) {
                 let idx = UInt32Array::from(chunk.to_vec());
                 let columns = cols
@@ -521,18 +561,20 @@ fn write_events(
                     .collect::<Result<Vec<_>, _>>()?;
                 w.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
             }
-            let s = w.finish()?;
-            files += 1;
-            bytes += s.bytes;
-            part += 1;
+            let bytes = w.finish()?.bytes;
+            written.push(WrittenFile {
+                partition: partition.clone(),
+                name,
+                bytes,
+            });
             file_start = file_end;
         }
         start = end;
     }
-    if files == 0 {
+    if written.is_empty() {
         std::fs::create_dir_all(events_dir(root)).map_err(|e| Error::io(root, e))?;
     }
-    Ok((files, bytes))
+    Ok(written)
 }
 
 #[allow(clippy::too_many_arguments)]

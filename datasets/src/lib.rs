@@ -33,6 +33,7 @@
 
 mod atomic;
 mod dataset_log;
+mod dataset_write;
 mod describe;
 mod error;
 mod generate;
@@ -56,8 +57,8 @@ pub use generate::{
     CHUNK_PROFILES, DEFAULT_AS_OF, GenConfig, GenProgress, GenSummary, Scale, generate,
 };
 pub use import::{
-    ColumnSource, IMPORT_FILE_ROWS, ImportConfig, ImportSummary, InputFormat, ROLES, Role,
-    RoleKind, RoleSpec, import, parse_timestamp, roles_in_flag_order,
+    AppendSummary, ColumnSource, IMPORT_FILE_ROWS, ImportConfig, ImportSummary, InputFormat, ROLES,
+    Role, RoleKind, RoleSpec, append, import, parse_timestamp, roles_in_flag_order,
 };
 pub use layout::{
     EVENT_MONTH, EVENTS_DIR, MANIFEST_FILE, PROFILES_DIR, event_partitions, events_dir,

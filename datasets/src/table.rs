@@ -20,14 +20,20 @@ use std::sync::Arc;
 
 use arrow::datatypes::{Schema, SchemaRef};
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake_core::kernel::{DataType as DeltaType, StructField, StructType};
+use deltalake_core::kernel::transaction::{CommitBuilder, TableReference};
+use deltalake_core::kernel::{Action, Add, DataType as DeltaType, Remove, StructField, StructType};
 use deltalake_core::operations::convert_to_delta::ConvertToDeltaBuilder;
 use deltalake_core::operations::create::CreateBuilder;
+use deltalake_core::protocol::DeltaOperation;
 use deltalake_core::protocol::SaveMode;
 use deltalake_core::{
     DeltaTable, DeltaTableBuilder, DeltaTableError, TableProperty, ensure_table_uri,
 };
+use parquet::basic::{LogicalType, TimeUnit};
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::statistics::Statistics;
 use serde::{Deserialize, Serialize};
+use serde_json::Map;
 
 use crate::error::{Error, Result};
 use crate::layout::parquet_files;
@@ -157,15 +163,7 @@ pub async fn create_from_files(
 
 /// The live files of `dir`'s table at `version` (the latest when `None`).
 pub async fn snapshot(dir: &Path, version: Option<u64>) -> Result<TableSnapshot> {
-    let url = ensure_table_uri(location(dir)?).map_err(|e| delta(dir, e))?;
-    let mut table = DeltaTableBuilder::from_url(url)
-        .and_then(DeltaTableBuilder::build)
-        .map_err(|e| delta(dir, e))?;
-    match version {
-        Some(v) => table.load_version(v).await,
-        None => table.load().await,
-    }
-    .map_err(|e| delta(dir, e))?;
+    let table = open_table(dir, version).await?;
     let state = table.snapshot().map_err(|e| delta(dir, e))?;
     let mut files: Vec<TableFile> = state
         .log_data()
@@ -253,4 +251,191 @@ fn delta(dir: &Path, source: DeltaTableError) -> Error {
         path: dir.to_path_buf(),
         source: Box::new(source),
     }
+}
+
+/// A data file written into a table directory, to be committed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NewFile {
+    /// Path relative to the table directory, `/`-separated.
+    pub(crate) path: String,
+    /// Partition column → value (empty for an unpartitioned table).
+    pub(crate) partition_values: BTreeMap<String, Option<String>>,
+}
+
+/// What a commit does to a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Adds rows (`strata append`).
+    Append,
+    /// Rewrites files without changing rows (`strata optimize`).
+    Rewrite,
+    /// Puts the table back to a version's files (repairing a write that
+    /// committed to a table but never became a dataset version).
+    Restore(u64),
+}
+
+/// Commits `adds` and `removes` to the table at `dir` on top of version
+/// `base`, as one Delta commit; returns the new version. The statistics
+/// of each added file (rows; the [`STATS_COLUMNS`] it has) are read from
+/// its footer. Fails if another commit got there first (the caller holds
+/// the dataset's write lock, so that is a bug or a foreign writer).
+pub(crate) async fn commit(
+    dir: &Path,
+    base: u64,
+    adds: &[NewFile],
+    removes: &[TableFile],
+    change: Change,
+) -> Result<u64> {
+    let table = open_table(dir, Some(base)).await?;
+    let mut actions = Vec::with_capacity(adds.len() + removes.len());
+    for f in adds {
+        actions.push(Action::Add(add_action(dir, f)?));
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    for f in removes {
+        actions.push(Action::Remove(remove_action(f, now, change)));
+    }
+    let state = table.snapshot().map_err(|e| delta(dir, e))?;
+    let partition_by = Some(state.metadata().partition_columns().to_vec());
+    let operation = match change {
+        Change::Append => DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by,
+            predicate: None,
+        },
+        Change::Rewrite => DeltaOperation::Optimize {
+            predicate: None,
+            target_size: 0,
+        },
+        Change::Restore(v) => DeltaOperation::Restore {
+            version: Some(v),
+            datetime: None,
+        },
+    };
+    let committed = CommitBuilder::default()
+        .with_actions(actions)
+        .with_max_retries(0)
+        .build(
+            Some(state as &dyn TableReference),
+            table.log_store(),
+            operation,
+        )
+        .await
+        .map_err(|e| delta(dir, e))?;
+    Ok(committed.version())
+}
+
+/// The table's latest version (without reading its files).
+pub(crate) async fn latest_version(dir: &Path) -> Result<u64> {
+    let table = open_table(dir, None).await?;
+    version_of(dir, &table)
+}
+
+async fn open_table(dir: &Path, version: Option<u64>) -> Result<DeltaTable> {
+    let url = ensure_table_uri(location(dir)?).map_err(|e| delta(dir, e))?;
+    let mut table = DeltaTableBuilder::from_url(url)
+        .and_then(DeltaTableBuilder::build)
+        .map_err(|e| delta(dir, e))?;
+    match version {
+        Some(v) => table.load_version(v).await,
+        None => table.load().await,
+    }
+    .map_err(|e| delta(dir, e))?;
+    Ok(table)
+}
+
+fn remove_action(f: &TableFile, now: i64, change: Change) -> Remove {
+    Remove {
+        path: f.path.clone(),
+        // A rewrite moves rows between files: readers of the change feed
+        // see no change of data.
+        data_change: change != Change::Rewrite,
+        deletion_timestamp: Some(now),
+        extended_file_metadata: Some(true),
+        partition_values: Some(f.partition_values.clone().into_iter().collect()),
+        size: i64::try_from(f.size).ok(),
+        ..Remove::default()
+    }
+}
+
+/// The add action of a written file, its statistics read from its footer.
+fn add_action(dir: &Path, file: &NewFile) -> Result<Add> {
+    let path = dir.join(&file.path);
+    let handle = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let size = handle.metadata().map_err(|e| Error::io(&path, e))?.len();
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&handle)
+        .map_err(|e| Error::parquet(&path, e))?;
+    let stats = footer_statistics(&meta);
+    Ok(Add {
+        path: file.path.clone(),
+        size: i64::try_from(size).map_err(|_| Error::Internal("file too large".into()))?,
+        partition_values: file.partition_values.clone().into_iter().collect(),
+        modification_time: chrono::Utc::now().timestamp_millis(),
+        data_change: true,
+        stats: Some(stats.to_string()),
+        ..Add::default()
+    })
+}
+
+/// Delta `stats` JSON of a file: its rows, and for each of the
+/// [`STATS_COLUMNS`] it has as a top-level Int64 or microsecond-timestamp
+/// column, the minimum, maximum and NULL count over its row groups.
+/// Timestamps are written as Delta writers write them, to the millisecond,
+/// truncated.
+fn footer_statistics(meta: &ParquetMetaData) -> serde_json::Value {
+    let schema = meta.file_metadata().schema_descr();
+    let (mut min, mut max, mut nulls) = (Map::new(), Map::new(), Map::new());
+    for &name in STATS_COLUMNS {
+        let Some(i) = (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == name)
+        else {
+            continue;
+        };
+        let timestamp = matches!(
+            schema.column(i).logical_type_ref(),
+            Some(LogicalType::Timestamp(t)) if t.unit == TimeUnit::MICROS
+        );
+        let (mut lo, mut hi, mut null_count, mut complete) = (i64::MAX, i64::MIN, 0u64, true);
+        for rg in meta.row_groups() {
+            match rg.column(i).statistics() {
+                Some(Statistics::Int64(s)) => {
+                    null_count += s.null_count_opt().unwrap_or(0);
+                    match (s.min_opt(), s.max_opt()) {
+                        (Some(&a), Some(&b)) => (lo, hi) = (lo.min(a), hi.max(b)),
+                        _ if rg.num_rows() > s.null_count_opt().unwrap_or(0) as i64 => {
+                            complete = false
+                        }
+                        _ => {}
+                    }
+                }
+                _ => complete = false,
+            }
+        }
+        if !complete {
+            continue;
+        }
+        nulls.insert(name.into(), null_count.into());
+        if lo <= hi {
+            let value = |v: i64| -> serde_json::Value {
+                if timestamp {
+                    delta_timestamp(v).map_or(serde_json::Value::Null, Into::into)
+                } else {
+                    v.into()
+                }
+            };
+            min.insert(name.into(), value(lo));
+            max.insert(name.into(), value(hi));
+        }
+    }
+    serde_json::json!({
+        "numRecords": meta.file_metadata().num_rows(),
+        "minValues": min,
+        "maxValues": max,
+        "nullCount": nulls,
+    })
+}
+
+fn delta_timestamp(micros: i64) -> Option<String> {
+    let t = chrono::DateTime::from_timestamp_micros(micros.div_euclid(1000) * 1000)?;
+    Some(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }

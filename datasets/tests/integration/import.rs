@@ -27,7 +27,8 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn csv_config(file: PathBuf) -> ImportConfig {
+/// The mapping of [`EVENTS_CSV`]'s columns (also used by the append tests).
+pub(crate) fn csv_config(file: PathBuf) -> ImportConfig {
     ImportConfig {
         profile_id: "customer".into(),
         time: "ts".into(),

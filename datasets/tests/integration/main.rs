@@ -1,5 +1,6 @@
 //! Integration tests of strata-datasets (one binary, several modules).
 
+mod append;
 mod common;
 mod delta;
 mod describe;

@@ -27,6 +27,11 @@ enum Command {
     Import(Box<commands::data::ImportArgs>),
     /// Describe a dataset: tables, schemas, rows, time range, size, version.
     Describe(commands::data::DescribeArgs),
+    /// Append events to a dataset (the column flags of `strata import`),
+    /// as one atomic write; unseen external ids become new profiles.
+    Append(Box<commands::data::AppendArgs>),
+    /// List the dataset's versions: time, operation, rows added and removed.
+    History(commands::data::HistoryArgs),
     /// Convert a dataset of an older format in place (its files stay).
     Upgrade(commands::data::UpgradeArgs),
     /// Build the per-profile features (RFM, channel mix, lifecycle, ...)
@@ -74,6 +79,8 @@ fn main() -> std::process::ExitCode {
         Command::Gen(a) => commands::data::run_gen(a),
         Command::Import(a) => commands::data::run_import(*a),
         Command::Describe(a) => commands::data::run_describe(a),
+        Command::Append(a) => commands::data::run_append(*a),
+        Command::History(a) => commands::data::run_history(a),
         Command::Upgrade(a) => commands::data::run_upgrade(a),
         Command::Refresh(a) => commands::refresh::run(a),
         Command::Count(a) => commands::query::count(a),

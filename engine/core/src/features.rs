@@ -42,7 +42,7 @@ pub(crate) async fn refresh(cx: &Scan<'_>) -> Result<FeaturesSummary> {
     let as_of = cx.as_of;
     let df = features_frame(cx).await?;
     let stamp = FeatureStamp {
-        dataset_version: cx.dataset.manifest().dataset_version.clone(),
+        dataset_version: cx.dataset.version_id(),
         as_of,
     };
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());

@@ -38,7 +38,7 @@ impl DatasetSvc {
             .unwrap_or_default();
         Ok(v1::DescribeResponse {
             name,
-            dataset_version: d.manifest.dataset_version.clone(),
+            dataset_version: loaded.version.clone(),
             as_of: d.manifest.as_of.map(convert::timestamp),
             profiles: Some(table(&d.profiles)),
             events: Some(table(&d.events)),

@@ -2,9 +2,10 @@
 //! changes.
 //!
 //! Every request asks [`EngineHandle::current`] for the engine. That stats
-//! `strata.toml` (cheap); only when the file changed is the manifest read,
-//! and only when its `dataset_version` changed *and* a table's Delta log
-//! changed is the engine reopened (saving a segment bumps the version but
+//! `strata.toml` and the dataset log's directory (cheap); only when one
+//! changed is the manifest read, and only when the version id (the
+//! manifest's `dataset_version` and the latest dataset version) changed
+//! *and* a table's Delta log changed is the engine reopened (saving a segment bumps the version but
 //! needs no reopen: saved segments are read per query). Queries already
 //! running keep the engine they started with.
 
@@ -43,12 +44,15 @@ impl Loaded {
     }
 }
 
-/// Identity of `strata.toml` on disk: changes whenever it is rewritten.
+/// Identity of `strata.toml` on disk, and the modification time of the
+/// dataset log's directory: changes whenever the manifest is rewritten or
+/// a write records a dataset version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
     modified: Option<SystemTime>,
     len: u64,
     inode: u64,
+    log_modified: Option<SystemTime>,
 }
 
 /// Names, sizes and times of the files of the Delta logs of `profiles/` and
@@ -107,7 +111,8 @@ impl EngineHandle {
                 return Ok(now);
             }
         };
-        let next = if manifest.dataset_version == now.version {
+        let id = version_id(&self.dir, &manifest)?;
+        let next = if id == now.version {
             Loaded {
                 engine: now.engine.clone(),
                 version: now.version.clone(),
@@ -118,16 +123,16 @@ impl EngineHandle {
         } else {
             let data = fingerprint(&self.dir)?;
             if data == now.data {
-                tracing::info!(version = %manifest.dataset_version, "dataset version changed (data unchanged)");
+                tracing::info!(version = %id, "dataset version changed (data unchanged)");
                 Loaded {
                     engine: now.engine.clone(),
-                    version: manifest.dataset_version,
+                    version: id,
                     stamp,
                     data,
                     total_profiles: now.total_profiles.clone(),
                 }
             } else {
-                tracing::info!(version = %manifest.dataset_version, "dataset changed; reopening");
+                tracing::info!(version = %id, "dataset changed; reopening");
                 match load(&self.dir, &self.config).await {
                     Ok(l) => l,
                     Err(e) => {
@@ -149,7 +154,7 @@ async fn load(dir: &Path, config: &EngineConfig) -> Result<Loaded> {
     let engine = Engine::open(dir, config.clone()).await?;
     // The version as of the stamp we took (the engine's own copy could be
     // newer if a write raced; a newer stamp then triggers another check).
-    let version = engine.dataset().manifest().dataset_version.clone();
+    let version = engine.dataset().version_id();
     Ok(Loaded {
         engine: Arc::new(engine),
         version,
@@ -162,11 +167,24 @@ async fn load(dir: &Path, config: &EngineConfig) -> Result<Loaded> {
 fn stamp(dir: &Path) -> std::io::Result<Stamp> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(dir.join(strata_datasets::MANIFEST_FILE))?;
+    let log = std::fs::metadata(strata_datasets::dataset_log_dir(dir)).ok();
     Ok(Stamp {
         modified: m.modified().ok(),
         len: m.len(),
         inode: m.ino(),
+        log_modified: log.and_then(|l| l.modified().ok()),
     })
+}
+
+/// What [`strata_core::Dataset::version_id`] of the dataset on disk now
+/// would be.
+fn version_id(dir: &Path, manifest: &strata_datasets::Manifest) -> Result<String> {
+    let latest = strata_datasets::versions(dir)
+        .map_err(|e| Error::Core(e.into()))?
+        .last()
+        .copied()
+        .unwrap_or(0);
+    Ok(format!("{}+{latest}", manifest.dataset_version))
 }
 
 fn fingerprint(dir: &Path) -> Result<Fingerprint> {

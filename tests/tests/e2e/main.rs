@@ -5,6 +5,7 @@
 
 mod support;
 
+mod append;
 mod cancel;
 mod cli;
 mod cluster;

@@ -453,7 +453,7 @@ pub(crate) fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     let config = args.to_config()?;
     let s = import(&config, &args.out)?;
     println!(
-        "imported {} into {}: {} events ({} skipped), {} profiles, {} files, {} in {:.2}s ({:.0} rows/s)",
+        "imported {} into {}: {} events ({} skipped), {} profiles, {}",
         args.events
             .iter()
             .map(|p| p.display().to_string())
@@ -463,13 +463,105 @@ pub(crate) fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         s.events,
         s.skipped_rows,
         s.profiles,
-        s.files,
-        strata_datasets::human_bytes(s.bytes),
-        s.elapsed.as_secs_f64(),
-        s.input_rows as f64 / s.elapsed.as_secs_f64().max(1e-9)
+        written(s.files, s.bytes, s.elapsed, s.input_rows)
     );
-    for bad in &s.bad_row_examples {
+    print_skipped(&s.bad_row_examples);
+    Ok(())
+}
+
+/// `N files, SIZE in S s (R rows/s)`.
+fn written(files: u64, bytes: u64, elapsed: Duration, input_rows: u64) -> String {
+    format!(
+        "{files} files, {} in {:.2}s ({:.0} rows/s)",
+        strata_datasets::human_bytes(bytes),
+        elapsed.as_secs_f64(),
+        input_rows as f64 / elapsed.as_secs_f64().max(1e-9)
+    )
+}
+
+fn print_skipped(rows: &[strata_datasets::BadRow]) {
+    for bad in rows {
         println!("  skipped: {bad}");
+    }
+}
+
+/// Arguments of `strata append`: the flags of `strata import` (its
+/// `--out`, alias `--data`, names the dataset to append to).
+#[derive(Debug, clap::Args)]
+pub(crate) struct AppendArgs {
+    #[command(flatten)]
+    pub(crate) import: ImportArgs,
+    /// A key for this append: rerun with the same key (after a lost answer
+    /// or a crash) and nothing is appended twice.
+    #[arg(long)]
+    pub(crate) idempotency_key: Option<String>,
+}
+
+pub(crate) fn run_append(args: AppendArgs) -> anyhow::Result<()> {
+    let a = &args.import;
+    if a.purchase_types != ["purchase"] || !a.activity_types.is_empty() {
+        anyhow::bail!(
+            "--purchase-type and --activity-type belong to the dataset (strata import sets them), not to an append"
+        );
+    }
+    let config = a.to_config()?;
+    let s = strata_datasets::append(&config, &a.out, args.idempotency_key.as_deref())?;
+    if s.already_applied {
+        println!(
+            "already appended: version {} has idempotency key {:?} ({} events, {} new profiles); nothing written",
+            s.version,
+            args.idempotency_key.as_deref().unwrap_or_default(),
+            s.events,
+            s.new_profiles
+        );
+        return Ok(());
+    }
+    println!(
+        "appended to {}: version {}, {} events ({} skipped), {} new profiles, {}",
+        a.out.display(),
+        s.version,
+        s.events,
+        s.skipped_rows,
+        s.new_profiles,
+        written(s.files, s.bytes, s.elapsed, s.input_rows)
+    );
+    print_skipped(&s.bad_row_examples);
+    Ok(())
+}
+
+/// Arguments of `strata history`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct HistoryArgs {
+    /// Dataset directory.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+}
+
+/// Prints every dataset version, oldest first.
+pub(crate) fn run_history(args: HistoryArgs) -> anyhow::Result<()> {
+    let rows = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "{:>7}  {:<24}  {:<9}  rows added / removed",
+        "version", "time (UTC)", "operation"
+    );
+    for v in strata_datasets::versions(&args.data)? {
+        let Some(r) = strata_datasets::read_version(&args.data, Some(v))? else {
+            continue;
+        };
+        println!(
+            "{:>7}  {:<24}  {:<9}  +[{}] -[{}]",
+            r.version,
+            r.timestamp.format("%Y-%m-%d %H:%M:%S%.3f"),
+            r.operation,
+            rows(&r.rows_added),
+            rows(&r.rows_removed)
+        );
     }
     Ok(())
 }

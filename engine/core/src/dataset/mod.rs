@@ -186,7 +186,7 @@ impl Dataset {
     pub fn fresh_features(&self, as_of: DateTime<Utc>) -> bool {
         self.features.as_ref().is_some_and(|s| {
             s.as_of == as_of
-                && s.dataset_version == self.manifest.dataset_version
+                && s.dataset_version == self.version_id()
                 && features_file::read_stamp(&self.dir).as_ref() == Some(s)
         })
     }
@@ -199,6 +199,17 @@ impl Dataset {
     /// The table versions this dataset reads.
     pub fn versions(&self) -> TableVersions {
         self.versions
+    }
+
+    /// What derived data and caches are keyed by: the manifest's
+    /// `dataset_version` (changed by imports and saved segments) and the
+    /// dataset version read (changed by every write), as
+    /// `<dataset_version>+<n>`.
+    pub fn version_id(&self) -> String {
+        format!(
+            "{}+{}",
+            self.manifest.dataset_version, self.versions.dataset
+        )
     }
 
     /// The saved segments of this dataset.

@@ -30,10 +30,7 @@ pub(crate) fn write(
             "as_of",
             report.as_of.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         ),
-        kv(
-            "dataset_version",
-            dataset.manifest().dataset_version.clone(),
-        ),
+        kv("dataset_version", dataset.version_id()),
     ];
     if let Some(b) = req.params.bins {
         meta.push(kv("bins", b.to_string()));

@@ -840,10 +840,7 @@ async fn written_reports_are_stamped_parquet() {
                 .collect();
             assert_eq!(kv["strata.report"], kind.name());
             assert_eq!(kv["strata.as_of"], "2024-05-15T10:30:00Z");
-            assert_eq!(
-                kv["strata.dataset_version"],
-                engine.dataset().manifest().dataset_version
-            );
+            assert_eq!(kv["strata.dataset_version"], engine.dataset().version_id());
             assert_eq!(kv["strata.segment"], "age >= 21 OR age IS NULL");
             assert_eq!(
                 kv.get("strata.bins").map(String::as_str),

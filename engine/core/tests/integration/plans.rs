@@ -280,6 +280,65 @@ async fn only_the_files_the_delta_log_lists_are_read() {
 }
 
 #[tokio::test]
+async fn an_engine_keeps_its_version_and_a_new_one_sees_an_append() {
+    let dir = copy_store();
+    let data = dir.path().join("shop");
+    let old = open(&data).await;
+    let as_of = old.default_as_of();
+    old.refresh_features(as_of).await.unwrap();
+    let old = open(&data).await;
+    assert!(old.dataset().fresh_features(as_of));
+    let big = "performed(purchase WHERE amount >= 9000)";
+    let before = count(&old, big).await;
+    let known = ids(&old, "performed(purchase)", &MembersRequest::default()).await[0];
+    let external = format!("C-new-{known}");
+    let csv = dir.path().join("day.csv");
+    std::fs::write(
+        &csv,
+        format!("customer,ts,kind,total\n{external},2025-12-15 10:00:00,purchase,9500\n"),
+    )
+    .unwrap();
+    let config = strata_datasets::ImportConfig {
+        profile_id: "customer".into(),
+        time: "ts".into(),
+        roles: [
+            (
+                strata_datasets::Role::EventType,
+                strata_datasets::ColumnSource::Column("kind".into()),
+            ),
+            (
+                strata_datasets::Role::Amount,
+                strata_datasets::ColumnSource::Column("total".into()),
+            ),
+        ]
+        .into(),
+        ..strata_datasets::ImportConfig::new(vec![csv])
+    };
+    strata_datasets::append(&config, &data, None).unwrap();
+
+    let new = open(&data).await;
+    assert_eq!(count(&new, big).await, before + 1);
+    assert_eq!(
+        count(&old, big).await,
+        before,
+        "an open engine keeps its version"
+    );
+    assert_eq!(new.dataset().versions().dataset, 1);
+    assert_ne!(new.dataset().version_id(), old.dataset().version_id());
+    // The features were built for version 0: not used for version 1.
+    assert!(!new.dataset().fresh_features(as_of));
+    let plan = new
+        .explain(&new.parse(BUILTIN_SEGMENTS[0]).unwrap(), as_of)
+        .await
+        .unwrap();
+    assert!(
+        !plan.physical.contains("profile_features.parquet"),
+        "{}",
+        plan.physical
+    );
+}
+
+#[tokio::test]
 async fn a_format_one_dataset_is_refused_with_the_upgrade_hint() {
     let dir = copy_store();
     let data = dir.path().join("shop");

@@ -1,0 +1,293 @@
+//! `strata append`: new events, read with exactly the column mapping of
+//! `strata import`, added to a dataset as one write.
+//!
+//! Events of profiles the dataset knows (by `external_id`) get their
+//! profile id; unseen external ids get new ids after the largest one, in
+//! the importer's order, and a row each in `profiles` (attributes NULL).
+//! A profile id, once given, never changes. The new events are written as
+//! new files of their months (sorted by profile and time, like an import's)
+//! and committed together with the new profiles: readers see all of it or
+//! none of it ([`crate::dataset_write`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, new_null_array};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{Inputs, Interner, event_arrays, read_inputs, sorted_keys, write_events};
+use crate::dataset_write::DatasetWrite;
+use crate::error::{BadRow, Error, Result};
+use crate::import::ImportConfig;
+use crate::layout::{EVENT_MONTH, EVENTS_DIR, PROFILES_DIR, profiles_dir};
+use crate::parquet_io::{ascending, write_parquet_file, writer_properties_builder};
+use crate::table::{Change, NewFile, TableSnapshot};
+
+/// What [`append`] did.
+#[derive(Debug, Clone, Default)]
+pub struct AppendSummary {
+    /// The dataset version the append made (or, when `already_applied`,
+    /// the one an earlier call with the same key made).
+    pub version: u64,
+    /// The earlier call with the same idempotency key had done it all.
+    pub already_applied: bool,
+    /// Data rows read from the event files.
+    pub input_rows: u64,
+    /// Events added.
+    pub events: u64,
+    /// Rows skipped (bad rows and missing ids).
+    pub skipped_rows: u64,
+    /// The first few skipped bad rows.
+    pub bad_row_examples: Vec<BadRow>,
+    /// Profiles created for unseen external ids.
+    pub new_profiles: u64,
+    /// Parquet files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Appends the events of `config` to the dataset at `dir` as one write.
+/// With `idempotency_key`, a call whose key an earlier version carries
+/// changes nothing and reports that version.
+pub fn append(
+    config: &ImportConfig,
+    dir: &Path,
+    idempotency_key: Option<&str>,
+) -> Result<AppendSummary> {
+    let started = Instant::now();
+    config.validate()?;
+    if config.profiles.is_some() || !config.profile_columns.is_empty() {
+        return Err(Error::InvalidArgument(
+            "append takes events only: --profiles and --profile-column are for strata import"
+                .into(),
+        ));
+    }
+    let mut write = DatasetWrite::begin(dir)?;
+    if let Some(key) = idempotency_key
+        && let Some(done) = write.applied(key)?
+    {
+        return Ok(AppendSummary {
+            version: done.version,
+            already_applied: true,
+            events: done.rows_added.get(EVENTS_DIR).copied().unwrap_or(0),
+            new_profiles: done.rows_added.get(PROFILES_DIR).copied().unwrap_or(0),
+            elapsed: started.elapsed(),
+            ..AppendSummary::default()
+        });
+    }
+    let Inputs { mut events, .. } = read_inputs(config)?;
+    let profiles = write.files(PROFILES_DIR)?;
+    let ids = ProfileIds::assign(dir, &profiles, &events.keys)?;
+    let (fields, columns, pid) = event_arrays(&mut events, &ids.rank)?;
+    let table = write.files(EVENTS_DIR)?;
+    let columns = conform(&fields, &columns, &table.file_schema, EVENTS_DIR)?;
+    let tag = format!(
+        "v{:06}-{:08x}",
+        write.base().version + 1,
+        rand::random::<u32>()
+    );
+    let written = write_events(
+        dir,
+        &table.file_schema,
+        &columns,
+        &pid,
+        &events.time,
+        config.rows_per_file,
+        |n| format!("part-{tag}-{n:05}.parquet"),
+    )?;
+    let mut summary = AppendSummary {
+        input_rows: events.rows_read,
+        events: pid.len() as u64,
+        skipped_rows: events.skips.bad_rows + events.skips.missing_ids,
+        bad_row_examples: std::mem::take(&mut events.skips.examples),
+        new_profiles: ids.new.len() as u64,
+        files: written.len() as u64,
+        bytes: written.iter().map(|w| w.bytes).sum(),
+        ..AppendSummary::default()
+    };
+    let adds: Vec<NewFile> = written
+        .iter()
+        .map(|w| NewFile {
+            path: format!("{}/{}", w.partition, w.name),
+            partition_values: BTreeMap::from([(
+                EVENT_MONTH.to_string(),
+                w.partition.split_once('=').map(|(_, v)| v.to_string()),
+            )]),
+        })
+        .collect();
+    if !adds.is_empty() {
+        write.commit(EVENTS_DIR, &adds, &[], Change::Append)?;
+    }
+    if !ids.new.is_empty() {
+        let name = format!("part-{tag}-00000.parquet");
+        summary.bytes += ids.write_new(dir, &profiles.file_schema, &name)?;
+        summary.files += 1;
+        let add = NewFile {
+            path: name,
+            partition_values: BTreeMap::new(),
+        };
+        write.commit(PROFILES_DIR, &[add], &[], Change::Append)?;
+    }
+    let rows_added = BTreeMap::from([
+        (EVENTS_DIR.to_string(), summary.events),
+        (PROFILES_DIR.to_string(), summary.new_profiles),
+    ]);
+    summary.version = write
+        .finish("append", rows_added, BTreeMap::new(), idempotency_key)?
+        .version;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// The profile id of every input key.
+struct ProfileIds {
+    /// Key index → profile id.
+    rank: Vec<i64>,
+    /// The keys the dataset did not know, with their new ids (ascending).
+    new: Vec<(String, i64)>,
+}
+
+impl ProfileIds {
+    /// Known keys keep their ids; unseen ones get ids after the largest,
+    /// in the importer's key order.
+    fn assign(dir: &Path, profiles: &TableSnapshot, keys: &Interner) -> Result<ProfileIds> {
+        let (known, max_id) = known_ids(&profiles_dir(dir), profiles)?;
+        let mut rank = vec![0i64; keys.values.len()];
+        let mut new = Vec::new();
+        let mut next = max_id;
+        for k in sorted_keys(keys) {
+            let key = &*keys.values[k as usize];
+            rank[k as usize] = match known.get(key) {
+                Some(&id) => id,
+                None => {
+                    next += 1;
+                    new.push((key.to_string(), next));
+                    next
+                }
+            };
+        }
+        Ok(ProfileIds { rank, new })
+    }
+
+    /// Writes the new profiles (`profile_id`, `external_id`, the rest NULL)
+    /// as `<dir>/profiles/<name>`; returns its bytes.
+    fn write_new(&self, dir: &Path, schema: &SchemaRef, name: &str) -> Result<u64> {
+        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(self.new.iter().map(|n| n.1)));
+        let external: ArrayRef = Arc::new(
+            self.new
+                .iter()
+                .map(|n| Some(n.0.as_str()))
+                .collect::<StringArray>(),
+        );
+        let fields = [
+            Field::new("profile_id", ids.data_type().clone(), false),
+            Field::new("external_id", external.data_type().clone(), true),
+        ];
+        let columns = conform(&fields, &[ids, external], schema, PROFILES_DIR)?;
+        let batch = RecordBatch::try_new(schema.clone(), columns)?;
+        let props = writer_properties_builder()
+            .set_sorting_columns(Some(ascending(&[0])))
+            .build();
+        let path = profiles_dir(dir).join(name);
+        Ok(write_parquet_file(&path, schema.clone(), props, &[batch])?.bytes)
+    }
+}
+
+/// External id → profile id of every profile at `profiles`, and the
+/// largest id (0 without profiles).
+fn known_ids(table_dir: &Path, profiles: &TableSnapshot) -> Result<(HashMap<String, i64>, i64)> {
+    let mut known = HashMap::new();
+    let mut max_id = 0;
+    for f in &profiles.files {
+        let path = table_dir.join(&f.path);
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::parquet(&path, e))?;
+        let mask = ProjectionMask::columns(builder.parquet_schema(), ["profile_id", "external_id"]);
+        let reader = builder
+            .with_projection(mask)
+            .build()
+            .map_err(|e| Error::parquet(&path, e))?;
+        for batch in reader {
+            let batch = batch?;
+            let (Some(ids), Some(external)) = (
+                batch.column_by_name("profile_id"),
+                batch.column_by_name("external_id"),
+            ) else {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: the profiles have no external_id column, so appended events cannot be matched to them",
+                    f.path
+                )));
+            };
+            let ids = ids.as_primitive::<arrow::datatypes::Int64Type>();
+            let external = arrow::compute::cast(external, &arrow::datatypes::DataType::Utf8)?;
+            for (id, ext) in ids.iter().zip(external.as_string::<i32>().iter()) {
+                if let Some(id) = id {
+                    max_id = max_id.max(id);
+                    if let Some(ext) = ext {
+                        known.insert(ext.to_string(), id);
+                    }
+                }
+            }
+        }
+    }
+    Ok((known, max_id))
+}
+
+/// `columns` (described by `fields`) as the columns of `target`, the
+/// schema of the table they go into: same-named columns cast to the
+/// table's types, columns the input lacks NULL. An input column the table
+/// does not have, a value that does not fit the table's type, or a missing
+/// column the table requires is an error naming the column.
+fn conform(
+    fields: &[Field],
+    columns: &[ArrayRef],
+    target: &Schema,
+    table: &str,
+) -> Result<Vec<ArrayRef>> {
+    if let Some(extra) = fields
+        .iter()
+        .find(|f| target.field_with_name(f.name()).is_err())
+    {
+        let known: Vec<&str> = target.fields().iter().map(|f| f.name().as_str()).collect();
+        return Err(Error::InvalidArgument(format!(
+            "column {} is not in the {table} table (its columns: {}); map it to one of them or drop it with --drop",
+            extra.name(),
+            known.join(", ")
+        )));
+    }
+    let rows = columns.first().map_or(0, |c| c.len());
+    let strict = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    target
+        .fields()
+        .iter()
+        .map(|t| match fields.iter().position(|f| f.name() == t.name()) {
+            Some(i) if columns[i].data_type() == t.data_type() => Ok(columns[i].clone()),
+            Some(i) => cast_with_options(&columns[i], t.data_type(), &strict).map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "column {} does not fit the {table} table's type {}: {e}",
+                    t.name(),
+                    t.data_type()
+                ))
+            }),
+            None if t.is_nullable() => Ok(new_null_array(t.data_type(), rows)),
+            None => Err(Error::InvalidArgument(format!(
+                "the {table} table requires column {}, which the input does not have",
+                t.name()
+            ))),
+        })
+        .collect()
+}
