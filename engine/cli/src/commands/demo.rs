@@ -36,6 +36,8 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<()> {
     let data = a.data.unwrap_or_else(|| PathBuf::from("demo-data"));
     if !data.join(strata_datasets::MANIFEST_FILE).exists() {
         super::serve::generate_demo(&data)?;
+    } else if data == std::path::Path::new(super::serve::DEMO_DATA) {
+        super::serve::upgrade_demo(&data)?;
     }
     super::data::run_describe(super::data::DescribeArgs { data: data.clone() })?;
     runtime()?.block_on(async {

@@ -27,6 +27,17 @@ impl ServeArgs {
 /// The dataset `strata` serves when given no flags; generated on first start.
 pub(crate) const DEMO_DATA: &str = "demo-data";
 
+/// A demo dataset an older build generated (format 1) is converted in
+/// place: it is Strata's own, and the first command must keep working.
+pub(crate) fn upgrade_demo(data: &Path) -> anyhow::Result<()> {
+    let manifest = strata_datasets::Manifest::load(data)?;
+    if manifest.ensure_current(data).is_err() {
+        eprintln!("converting {} to the current format", data.display());
+        strata_datasets::upgrade(data)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn run(a: ServeArgs) -> anyhow::Result<()> {
     let config = a.config;
     // Before the demo dataset is generated: a refused --listen fails fast.
@@ -41,6 +52,8 @@ pub(crate) fn run(a: ServeArgs) -> anyhow::Result<()> {
             );
         }
         generate_demo(&data)?;
+    } else if data == Path::new(DEMO_DATA) {
+        upgrade_demo(&data)?;
     }
     let tls = config.has_tls();
     let token = config.auth.enabled();
