@@ -136,6 +136,7 @@ pub async fn create_from_files(
         None => !parquet_files(dir)?.is_empty(),
         Some(_) => has_partitioned_files(dir)?,
     };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let location = location(dir)?;
     let partition_fields = partition_column
         .map(|c| StructField::new(c, DeltaType::STRING, true))
@@ -231,9 +232,8 @@ fn has_partitioned_files(dir: &Path) -> Result<bool> {
     Ok(false)
 }
 
-/// `dir` as the absolute path delta-rs opens (created if missing).
+/// `dir` (which must exist) as the absolute path delta-rs opens.
 fn location(dir: &Path) -> Result<String> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let abs: PathBuf = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
     abs.to_str()
         .map(str::to_string)
@@ -325,17 +325,23 @@ pub(crate) async fn commit(
     Ok(committed.version())
 }
 
-/// The table's latest version (without reading its files).
+/// The table's latest version, from a listing of its log (no replay).
 pub(crate) async fn latest_version(dir: &Path) -> Result<u64> {
-    let table = open_table(dir, None).await?;
-    version_of(dir, &table)
+    unloaded_table(dir)?
+        .get_latest_version()
+        .await
+        .map_err(|e| delta(dir, e))
+}
+
+fn unloaded_table(dir: &Path) -> Result<DeltaTable> {
+    let url = ensure_table_uri(location(dir)?).map_err(|e| delta(dir, e))?;
+    DeltaTableBuilder::from_url(url)
+        .and_then(DeltaTableBuilder::build)
+        .map_err(|e| delta(dir, e))
 }
 
 async fn open_table(dir: &Path, version: Option<u64>) -> Result<DeltaTable> {
-    let url = ensure_table_uri(location(dir)?).map_err(|e| delta(dir, e))?;
-    let mut table = DeltaTableBuilder::from_url(url)
-        .and_then(DeltaTableBuilder::build)
-        .map_err(|e| delta(dir, e))?;
+    let mut table = unloaded_table(dir)?;
     match version {
         Some(v) => table.load_version(v).await,
         None => table.load().await,
