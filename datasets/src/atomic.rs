@@ -83,6 +83,7 @@ impl AtomicFile {
     /// as it was.
     pub fn commit(mut self, replace: Replace) -> Result<()> {
         let file = self.file.take().ok_or_else(committed)?;
+        crate::fault::point("a file written, before its rename");
         let placed = file.sync_all().and_then(|()| {
             drop(file);
             match replace {
@@ -95,7 +96,9 @@ impl AtomicFile {
             let _ = std::fs::remove_file(&self.tmp);
             return Err(Error::io(&self.path, e));
         }
-        sync_dir(&self.path)
+        sync_dir(&self.path)?;
+        crate::fault::point("a file renamed into place");
+        Ok(())
     }
 }
 

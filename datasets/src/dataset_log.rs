@@ -160,8 +160,17 @@ impl DatasetSnapshot {
 
 /// Reads dataset version `at` (the latest when `None`) of the dataset at
 /// `dir`: the record, then each table at the version it names.
+/// A version older than an erasure is [`Error::VersionErased`].
 pub async fn load_snapshot(dir: &Path, at: Option<u64>) -> Result<DatasetSnapshot> {
     let version = read_version(dir, at)?;
+    if let Some(v) = at
+        && let Some(erasure) = crate::forget::erased_after(dir, v)?
+    {
+        return Err(Error::VersionErased {
+            version: v,
+            erasure,
+        });
+    }
     let table_version = |name: &str| version.as_ref().map(|v| v.table(name)).transpose();
     let (profiles, events) = (table_version(PROFILES_DIR)?, table_version(EVENTS_DIR)?);
     let (profiles_dir, events_dir) = (profiles_dir(dir), events_dir(dir));

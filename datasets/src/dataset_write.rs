@@ -43,6 +43,7 @@ pub(crate) struct DatasetWrite {
     heads: BTreeMap<String, u64>,
     /// Each table's Delta version once this write committed to it.
     changed: BTreeMap<String, u64>,
+    finished: bool,
 }
 
 impl DatasetWrite {
@@ -58,12 +59,14 @@ impl DatasetWrite {
         for (table, &version) in &base.tables {
             heads.insert(table.clone(), repair(&dir.join(table), version)?);
         }
+        crate::forget::resume(dir, base.version)?;
         Ok(DatasetWrite {
             dir: dir.to_path_buf(),
             _lock: lock,
             base,
             heads,
             changed: BTreeMap::new(),
+            finished: false,
         })
     }
 
@@ -104,24 +107,54 @@ impl DatasetWrite {
         removes: &[TableFile],
         change: Change,
     ) -> Result<()> {
+        self.commit_with_schema(table, adds, removes, change, None)
+    }
+
+    /// [`commit`](Self::commit), changing the table's file columns to
+    /// `schema` in the same commit when given.
+    pub(crate) fn commit_with_schema(
+        &mut self,
+        table: &str,
+        adds: &[NewFile],
+        removes: &[TableFile],
+        change: Change,
+        schema: Option<&arrow::datatypes::Schema>,
+    ) -> Result<()> {
+        if self.finished {
+            return Err(Error::Internal("a commit after the write finished".into()));
+        }
         let dir = self.dir.join(table);
-        let version = block_on(commit(&dir, self.head(table)?, adds, removes, change))??;
+        crate::fault::point("before a table commit");
+        let version = block_on(commit(
+            &dir,
+            self.head(table)?,
+            adds,
+            removes,
+            change,
+            schema,
+        ))??;
+        crate::fault::point("after a table commit");
         self.heads.insert(table.to_string(), version);
         self.changed.insert(table.to_string(), version);
         Ok(())
     }
 
     /// Records the next dataset version: the tables this write changed at
-    /// their new versions, the others as they were.
+    /// their new versions, the others as they were. The lock is held until
+    /// the write is dropped (work that must follow the record, such as an
+    /// erasure's deletions, runs under it); a write finishes once.
     pub(crate) fn finish(
-        self,
+        &mut self,
         operation: &str,
         rows_added: BTreeMap<String, u64>,
         rows_removed: BTreeMap<String, u64>,
         idempotency_key: Option<&str>,
     ) -> Result<DatasetVersion> {
+        if self.finished {
+            return Err(Error::Internal("a dataset write finished twice".into()));
+        }
         let mut tables = self.base.tables.clone();
-        tables.extend(self.changed);
+        tables.extend(std::mem::take(&mut self.changed));
         let record = DatasetVersion {
             version: self.base.version + 1,
             tables,
@@ -132,6 +165,7 @@ impl DatasetWrite {
             idempotency_key: idempotency_key.map(str::to_string),
         };
         record_version(&self.dir, &record)?;
+        self.finished = true;
         Ok(record)
     }
 }
@@ -203,5 +237,6 @@ fn repair(dir: &Path, recorded: u64) -> Result<u64> {
         &adds,
         &removes,
         Change::Restore(recorded),
+        None,
     ))?
 }

@@ -66,12 +66,17 @@ pub struct TableDescription {
 /// Describes the latest version of the dataset in `dir` from its manifest,
 /// its tables' logs and the live files' Parquet footers.
 pub fn describe(dir: impl AsRef<Path>) -> Result<Description> {
+    describe_version(dir, None)
+}
+
+/// [`describe`] of dataset version `at` (`None`: the latest).
+pub fn describe_version(dir: impl AsRef<Path>, at: Option<u64>) -> Result<Description> {
     let dir = dir.as_ref();
     let manifest = Manifest::load(dir)?;
     manifest.ensure_current(dir)?;
     let time_col = manifest.roles.event_time.clone();
     let (profiles_dir, events_dir) = (profiles_dir(dir), events_dir(dir));
-    let snapshot = block_on(load_snapshot(dir, None))??;
+    let snapshot = block_on(load_snapshot(dir, at))??;
     let (profiles_table, events_table) = (&snapshot.profiles, &snapshot.events);
     let live = |root: &Path, files: &[&TableFile]| -> Vec<PathBuf> {
         files.iter().map(|f| root.join(&f.path)).collect()

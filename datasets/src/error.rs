@@ -91,6 +91,17 @@ pub enum Error {
         /// The latest version, if the dataset has any.
         latest: Option<u64>,
     },
+    /// The dataset version asked for predates an erasure: its files are
+    /// gone.
+    #[error(
+        "dataset version {version} can no longer be read: version {erasure} erased profiles (strata forget) and deleted the files it read; read version {erasure} or later"
+    )]
+    VersionErased {
+        /// The version asked for.
+        version: u64,
+        /// The erasure after it.
+        erasure: u64,
+    },
     /// Another writer committed first.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -133,7 +144,7 @@ impl Error {
             | Error::Manifest { .. }
             | Error::NeedsUpgrade { .. } => ErrorKind::InvalidInput,
             Error::Table { source, .. } => table_kind(source),
-            Error::VersionNotFound { .. } => ErrorKind::NotFound,
+            Error::VersionNotFound { .. } | Error::VersionErased { .. } => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound

@@ -5,6 +5,7 @@ mod collect;
 mod props;
 mod read;
 mod roles;
+mod upsert;
 mod values;
 
 use std::collections::BTreeMap;
@@ -19,10 +20,12 @@ use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, Datelike};
 
+pub(crate) use self::append::scan_keys;
 pub use self::append::{AppendSummary, append};
 use self::collect::{EventCollector, Interner, Mapping, ProfileCollector, Skips, TimeParser};
 use self::read::{ProfileSink, detect_format, peek_columns, read_file};
 pub use self::roles::{ROLES, Role, RoleKind, RoleSpec, roles_in_flag_order};
+pub use self::upsert::{UpsertConfig, UpsertSummary, upsert_profiles};
 use crate::error::{BadRow, Error, Result};
 use crate::layout::{events_dir, part_file_name, partition_dir_name, profiles_dir};
 use crate::manifest::{ImportInfo, Manifest, Roles};

@@ -36,11 +36,14 @@ mod dataset_log;
 mod dataset_write;
 mod describe;
 mod error;
+mod fault;
+mod forget;
 mod generate;
 mod import;
 mod layout;
 mod manifest;
 mod parquet_io;
+mod rewrite;
 mod schema;
 mod staging;
 mod table;
@@ -51,14 +54,17 @@ pub use dataset_log::{
     DATASET_LOG, DatasetSnapshot, DatasetVersion, dataset_log_dir, load_snapshot, read_version,
     record_version, versions,
 };
-pub use describe::{Description, TableDescription, describe, human_bytes};
+pub use describe::{Description, TableDescription, describe, describe_version, human_bytes};
 pub use error::{BadRow, Error, ErrorKind, Result};
+pub use fault::FAULT_ENV;
+pub use forget::{FORGET_OPERATION, ForgetSummary, forget};
 pub use generate::{
     CHUNK_PROFILES, DEFAULT_AS_OF, GenConfig, GenProgress, GenSummary, Scale, generate,
 };
 pub use import::{
     AppendSummary, ColumnSource, IMPORT_FILE_ROWS, ImportConfig, ImportSummary, InputFormat, ROLES,
-    Role, RoleKind, RoleSpec, append, import, parse_timestamp, roles_in_flag_order,
+    Role, RoleKind, RoleSpec, UpsertConfig, UpsertSummary, append, import, parse_timestamp,
+    roles_in_flag_order, upsert_profiles,
 };
 pub use layout::{
     EVENT_MONTH, EVENTS_DIR, MANIFEST_FILE, PROFILES_DIR, event_partitions, events_dir,

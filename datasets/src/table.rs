@@ -21,7 +21,9 @@ use std::sync::Arc;
 use arrow::datatypes::{Schema, SchemaRef};
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake_core::kernel::transaction::{CommitBuilder, TableReference};
-use deltalake_core::kernel::{Action, Add, DataType as DeltaType, Remove, StructField, StructType};
+use deltalake_core::kernel::{
+    Action, Add, DataType as DeltaType, Metadata, MetadataExt, Remove, StructField, StructType,
+};
 use deltalake_core::operations::convert_to_delta::ConvertToDeltaBuilder;
 use deltalake_core::operations::create::CreateBuilder;
 use deltalake_core::protocol::DeltaOperation;
@@ -269,6 +271,10 @@ pub(crate) enum Change {
     Append,
     /// Rewrites files without changing rows (`strata optimize`).
     Rewrite,
+    /// Removes rows (`strata forget`).
+    Delete,
+    /// Changes and adds rows (`strata upsert-profiles`).
+    Upsert,
     /// Puts the table back to a version's files (repairing a write that
     /// committed to a table but never became a dataset version).
     Restore(u64),
@@ -277,7 +283,9 @@ pub(crate) enum Change {
 /// Commits `adds` and `removes` to the table at `dir` on top of version
 /// `base`, as one Delta commit; returns the new version. The statistics
 /// of each added file (rows; the [`STATS_COLUMNS`] it has) are read from
-/// its footer. Fails if another commit got there first (the caller holds
+/// its footer. With `schema`, the table's file columns become `schema`
+/// (columns added: files without them read them as NULL) in the same
+/// commit. Fails if another commit got there first (the caller holds
 /// the dataset's write lock, so that is a bug or a foreign writer).
 pub(crate) async fn commit(
     dir: &Path,
@@ -285,9 +293,13 @@ pub(crate) async fn commit(
     adds: &[NewFile],
     removes: &[TableFile],
     change: Change,
+    schema: Option<&Schema>,
 ) -> Result<u64> {
     let table = open_table(dir, Some(base)).await?;
-    let mut actions = Vec::with_capacity(adds.len() + removes.len());
+    let mut actions = Vec::with_capacity(adds.len() + removes.len() + 1);
+    if let Some(schema) = schema {
+        actions.push(Action::Metadata(metadata_with(&table, dir, schema)?));
+    }
     for f in adds {
         actions.push(Action::Add(add_action(dir, f)?));
     }
@@ -303,6 +315,8 @@ pub(crate) async fn commit(
             partition_by,
             predicate: None,
         },
+        Change::Delete => DeltaOperation::Delete { predicate: None },
+        Change::Upsert => DeltaOperation::Update { predicate: None },
         Change::Rewrite => DeltaOperation::Optimize {
             predicate: None,
             target_size: 0,
@@ -323,6 +337,27 @@ pub(crate) async fn commit(
         .await
         .map_err(|e| delta(dir, e))?;
     Ok(committed.version())
+}
+
+/// The table's metadata with its file columns replaced by `schema` (the
+/// partition columns kept, after them).
+fn metadata_with(table: &DeltaTable, dir: &Path, schema: &Schema) -> Result<Metadata> {
+    let state = table.snapshot().map_err(|e| delta(dir, e))?;
+    let metadata = state.metadata().clone();
+    let partitions = metadata.partition_columns().to_vec();
+    let current = state.snapshot().schema();
+    let columns: StructType = schema.try_into_kernel().map_err(|e| delta(dir, e.into()))?;
+    let mut fields: Vec<StructField> = columns.fields().cloned().collect();
+    fields.extend(
+        current
+            .fields()
+            .filter(|f| partitions.contains(f.name()))
+            .cloned(),
+    );
+    let schema = StructType::try_new(fields).map_err(|e| delta(dir, e.into()))?;
+    metadata
+        .with_schema(&schema)
+        .map_err(|e| delta(dir, e.into()))
 }
 
 /// The table's latest version, from a listing of its log (no replay).

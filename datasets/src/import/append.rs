@@ -12,22 +12,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, new_null_array};
+use arrow::array::{Array, ArrayRef, AsArray, new_null_array};
 use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
+use arrow::datatypes::{Field, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::upsert::{Input, ProfileSource, read_profiles, write_profiles};
 use super::{Inputs, Interner, event_arrays, read_inputs, sorted_keys, write_events};
 use crate::dataset_write::DatasetWrite;
 use crate::error::{BadRow, Error, Result};
 use crate::import::ImportConfig;
 use crate::layout::{EVENT_MONTH, EVENTS_DIR, PROFILES_DIR, profiles_dir};
-use crate::parquet_io::{ascending, write_parquet_file, writer_properties_builder};
 use crate::table::{Change, NewFile, TableSnapshot};
 
 /// What [`append`] did.
@@ -46,8 +44,11 @@ pub struct AppendSummary {
     pub skipped_rows: u64,
     /// The first few skipped bad rows.
     pub bad_row_examples: Vec<BadRow>,
-    /// Profiles created for unseen external ids.
+    /// Profiles created (for unseen external ids of the events or of
+    /// `--profiles`).
     pub new_profiles: u64,
+    /// Existing profiles the `--profiles` file updated.
+    pub updated_profiles: u64,
     /// Parquet files written.
     pub files: u64,
     /// Bytes written.
@@ -66,9 +67,9 @@ pub fn append(
 ) -> Result<AppendSummary> {
     let started = Instant::now();
     config.validate()?;
-    if config.profiles.is_some() || !config.profile_columns.is_empty() {
+    if !config.profile_columns.is_empty() {
         return Err(Error::InvalidArgument(
-            "append takes events only: --profiles and --profile-column are for strata import"
+            "--profile-column is for strata import; update profiles with --profiles FILE or strata upsert-profiles"
                 .into(),
         ));
     }
@@ -85,7 +86,12 @@ pub fn append(
             ..AppendSummary::default()
         });
     }
-    let Inputs { mut events, .. } = read_inputs(config)?;
+    // The profile file is read below, matched against the table.
+    let events_only = ImportConfig {
+        profiles: None,
+        ..config.clone()
+    };
+    let Inputs { mut events, .. } = read_inputs(&events_only)?;
     let profiles = write.files(PROFILES_DIR)?;
     let ids = ProfileIds::assign(dir, &profiles, &events.keys)?;
     let (fields, columns, pid) = event_arrays(&mut events, &ids.rank)?;
@@ -128,15 +134,36 @@ pub fn append(
     if !adds.is_empty() {
         write.commit(EVENTS_DIR, &adds, &[], Change::Append)?;
     }
-    if !ids.new.is_empty() {
-        let name = format!("part-{tag}-00000.parquet");
-        summary.bytes += ids.write_new(dir, &profiles.file_schema, &name)?;
-        summary.files += 1;
-        let add = NewFile {
-            path: name,
-            partition_values: BTreeMap::new(),
+    let input = match &config.profiles {
+        Some(file) => {
+            let input = read_profiles(
+                file,
+                None,
+                config.delimiter,
+                &config.profiles_id,
+                config.skip_bad_rows,
+            )?;
+            summary.skipped_rows += input.skips.bad_rows + input.skips.missing_ids;
+            summary
+                .bad_row_examples
+                .extend(input.skips.examples.iter().cloned());
+            input
+        }
+        None => Input::default(),
+    };
+    if input.rows() > 0 || !ids.new.is_empty() {
+        let source = ProfileSource {
+            input,
+            key: "external_id",
+            file: config
+                .profiles
+                .as_deref()
+                .unwrap_or(Path::new("--profiles")),
+            add_columns: false,
         };
-        write.commit(PROFILES_DIR, &[add], &[], Change::Append)?;
+        let done = write_profiles(&mut write, dir, source, &ids.new, "v")?;
+        summary.new_profiles = done.created;
+        summary.updated_profiles = done.updated;
     }
     let rows_added = BTreeMap::from([
         (EVENTS_DIR.to_string(), summary.events),
@@ -178,29 +205,6 @@ impl ProfileIds {
         }
         Ok(ProfileIds { rank, new })
     }
-
-    /// Writes the new profiles (`profile_id`, `external_id`, the rest NULL)
-    /// as `<dir>/profiles/<name>`; returns its bytes.
-    fn write_new(&self, dir: &Path, schema: &SchemaRef, name: &str) -> Result<u64> {
-        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(self.new.iter().map(|n| n.1)));
-        let external: ArrayRef = Arc::new(
-            self.new
-                .iter()
-                .map(|n| Some(n.0.as_str()))
-                .collect::<StringArray>(),
-        );
-        let fields = [
-            Field::new("profile_id", ids.data_type().clone(), false),
-            Field::new("external_id", external.data_type().clone(), true),
-        ];
-        let columns = conform(&fields, &[ids, external], schema, PROFILES_DIR)?;
-        let batch = RecordBatch::try_new(schema.clone(), columns)?;
-        let props = writer_properties_builder()
-            .set_sorting_columns(Some(ascending(&[0])))
-            .build();
-        let path = profiles_dir(dir).join(name);
-        Ok(write_parquet_file(&path, schema.clone(), props, &[batch])?.bytes)
-    }
 }
 
 /// External id → profile id of every profile at `profiles`, and the
@@ -208,12 +212,30 @@ impl ProfileIds {
 fn known_ids(table_dir: &Path, profiles: &TableSnapshot) -> Result<(HashMap<String, i64>, i64)> {
     let mut known = HashMap::new();
     let mut max_id = 0;
+    scan_keys(table_dir, profiles, "external_id", |id, ext| {
+        max_id = max_id.max(id);
+        if let Some(ext) = ext {
+            known.insert(ext.to_string(), id);
+        }
+    })?;
+    Ok((known, max_id))
+}
+
+/// Calls `visit` with the profile id and the value of text column `key`
+/// (`external_id`, or another key of `strata upsert-profiles`) of every
+/// profile in the live files of `profiles` (the table at `table_dir`).
+pub(crate) fn scan_keys(
+    table_dir: &Path,
+    profiles: &TableSnapshot,
+    key: &str,
+    mut visit: impl FnMut(i64, Option<&str>),
+) -> Result<()> {
     for f in &profiles.files {
         let path = table_dir.join(&f.path);
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let builder =
             ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::parquet(&path, e))?;
-        let mask = ProjectionMask::columns(builder.parquet_schema(), ["profile_id", "external_id"]);
+        let mask = ProjectionMask::columns(builder.parquet_schema(), ["profile_id", key]);
         let reader = builder
             .with_projection(mask)
             .build()
@@ -222,10 +244,10 @@ fn known_ids(table_dir: &Path, profiles: &TableSnapshot) -> Result<(HashMap<Stri
             let batch = batch?;
             let (Some(ids), Some(external)) = (
                 batch.column_by_name("profile_id"),
-                batch.column_by_name("external_id"),
+                batch.column_by_name(key),
             ) else {
                 return Err(Error::InvalidArgument(format!(
-                    "{}: the profiles have no external_id column, so appended events cannot be matched to them",
+                    "{}: the profiles have no {key} column, so profiles cannot be found by it",
                     f.path
                 )));
             };
@@ -233,15 +255,12 @@ fn known_ids(table_dir: &Path, profiles: &TableSnapshot) -> Result<(HashMap<Stri
             let external = arrow::compute::cast(external, &arrow::datatypes::DataType::Utf8)?;
             for (id, ext) in ids.iter().zip(external.as_string::<i32>().iter()) {
                 if let Some(id) = id {
-                    max_id = max_id.max(id);
-                    if let Some(ext) = ext {
-                        known.insert(ext.to_string(), id);
-                    }
+                    visit(id, ext);
                 }
             }
         }
     }
-    Ok((known, max_id))
+    Ok(())
 }
 
 /// `columns` (described by `fields`) as the columns of `target`, the

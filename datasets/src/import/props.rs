@@ -1,6 +1,6 @@
 //! The user's own columns, kept as event or profile properties.
 
-use arrow::array::{Array, ArrayRef, BooleanArray, StringBuilder, new_null_array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringBuilder, new_null_array};
 use arrow::compute::{concat, filter};
 use arrow::datatypes::{DataType, Field};
 
@@ -81,6 +81,26 @@ impl PropColumn {
             });
         }
         Ok(())
+    }
+
+    /// The column as read (text as text), as [`finish`](Self::finish)
+    /// would type it, and whether it was text.
+    pub(super) fn finish_raw(self) -> Result<(ArrayRef, ArrayRef, bool)> {
+        match self.values {
+            PropValues::Text(mut b) => {
+                let raw: ArrayRef = std::sync::Arc::new(b.finish());
+                let inferred = infer(raw.as_string::<i32>());
+                Ok((raw, inferred, true))
+            }
+            arrow => {
+                let (_, array) = PropColumn {
+                    values: arrow,
+                    ..self
+                }
+                .finish()?;
+                Ok((array.clone(), array, false))
+            }
+        }
     }
 
     /// The finished column (text columns get their inferred type).

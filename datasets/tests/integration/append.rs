@@ -14,14 +14,14 @@ use strata_datasets::{
 use crate::common::{read_file, small_config};
 
 /// A fresh copy of the small generated dataset (appends change it).
-fn dataset(tmp: &Path) -> PathBuf {
+pub(crate) fn dataset(tmp: &Path) -> PathBuf {
     let dir = tmp.join("shop");
     generate(&small_config(), &dir).unwrap();
     dir
 }
 
 /// (external_id, profile_id) of every profile at the latest version.
-fn profiles(dir: &Path) -> BTreeMap<String, i64> {
+pub(crate) fn profiles(dir: &Path) -> BTreeMap<String, i64> {
     let s = block_on(load_snapshot(dir, None)).unwrap().unwrap();
     let mut out = BTreeMap::new();
     for f in &s.profiles.files {
@@ -40,7 +40,7 @@ fn profiles(dir: &Path) -> BTreeMap<String, i64> {
 }
 
 /// Every event at the latest version as (profile_id, event_type, micros).
-fn events(dir: &Path) -> Vec<(i64, String, i64)> {
+pub(crate) fn events(dir: &Path) -> Vec<(i64, String, i64)> {
     let s = block_on(load_snapshot(dir, None)).unwrap().unwrap();
     let mut out = Vec::new();
     for f in &s.events.files {
@@ -206,4 +206,45 @@ fn input_columns_the_table_lacks_are_refused_before_anything_is_written() {
         e.to_string().contains("dataset version 3 does not exist"),
         "{e}"
     );
+}
+
+#[test]
+fn an_append_with_profiles_updates_and_creates_them_in_the_same_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = dataset(tmp.path());
+    let before = profiles(&dir);
+    let (known, &known_id) = before.iter().next().unwrap();
+    let max_id = *before.values().max().unwrap();
+    let mut config = csv(
+        tmp.path(),
+        "day.csv",
+        &[("brand-new", "2025-12-30 10:00:00", "purchase", "5")],
+    );
+    let crm = tmp.path().join("crm.csv");
+    std::fs::write(
+        &crm,
+        format!("customer,loyalty_tier\n{known},platinum\nbrand-new,gold\nprofile-only,silver\n"),
+    )
+    .unwrap();
+    config.profiles = Some(crm);
+    config.profiles_id = "customer".into();
+    let s = append(&config, &dir, None).unwrap();
+    assert_eq!(
+        (s.version, s.events, s.new_profiles, s.updated_profiles),
+        (1, 1, 2, 1)
+    );
+    assert_eq!(versions(&dir).unwrap(), [0, 1]);
+    let after = profiles(&dir);
+    assert_eq!(after[known.as_str()], known_id);
+    // The event's new customer gets the first new id, the profile-only one
+    // the next.
+    assert_eq!(after["brand-new"], max_id + 1);
+    assert_eq!(after["profile-only"], max_id + 2);
+    assert_eq!(after.len(), before.len() + 2);
+    let tiers = crate::upsert::tiers(&dir);
+    assert_eq!(tiers[known.as_str()].as_deref(), Some("platinum"));
+    assert_eq!(tiers["brand-new"].as_deref(), Some("gold"));
+    assert_eq!(tiers["profile-only"].as_deref(), Some("silver"));
+    let record = read_version(&dir, None).unwrap().unwrap();
+    assert_eq!(record.rows_added["profiles"], 2);
 }

@@ -11,3 +11,4 @@ pub(crate) mod query;
 pub(crate) mod refresh;
 pub(crate) mod report_tables;
 pub(crate) mod serve;
+pub(crate) mod writes;

@@ -30,6 +30,13 @@ enum Command {
     /// Append events to a dataset (the column flags of `strata import`),
     /// as one atomic write; unseen external ids become new profiles.
     Append(Box<commands::data::AppendArgs>),
+    /// Update profiles from a file, matched by external id (or --key):
+    /// the file's columns overwrite, the others stay; unknown ids become
+    /// new profiles.
+    UpsertProfiles(commands::writes::UpsertArgs),
+    /// Erase profiles by external id (the right to be forgotten): their
+    /// rows go from every file of the dataset, and older versions with them.
+    Forget(commands::writes::ForgetArgs),
     /// List the dataset's versions: time, operation, rows added and removed.
     History(commands::data::HistoryArgs),
     /// Convert a dataset of an older format in place (its files stay).
@@ -80,6 +87,8 @@ fn main() -> std::process::ExitCode {
         Command::Import(a) => commands::data::run_import(*a),
         Command::Describe(a) => commands::data::run_describe(a),
         Command::Append(a) => commands::data::run_append(*a),
+        Command::UpsertProfiles(a) => commands::writes::run_upsert(a),
+        Command::Forget(a) => commands::writes::run_forget(a),
         Command::History(a) => commands::data::run_history(a),
         Command::Upgrade(a) => commands::data::run_upgrade(a),
         Command::Refresh(a) => commands::refresh::run(a),

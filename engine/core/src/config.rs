@@ -19,6 +19,9 @@ pub struct EngineConfig {
     pub cluster: Option<Cluster>,
     /// Where operators over the memory limit may spill, and how much.
     pub spill: SpillConfig,
+    /// The dataset version to read (`None`: the latest when the engine
+    /// opens). A version older than an erasure cannot be read.
+    pub at_version: Option<u64>,
 }
 
 /// Spill files of operators that outgrow the memory pool (sorts,
@@ -52,6 +55,7 @@ impl Default for EngineConfig {
             batch_size: 8192,
             cluster: None,
             spill: SpillConfig::default(),
+            at_version: None,
         }
     }
 }

@@ -45,7 +45,7 @@ impl Engine {
     /// `config` (threads, memory), in this process or on `config.cluster`.
     pub async fn open(dir: &Path, config: EngineConfig) -> Result<Self> {
         let ctx = session::context(&config).await?;
-        let dataset = Dataset::open(dir, &ctx, config.cluster.is_none()).await?;
+        let dataset = Dataset::open(dir, &ctx, config.cluster.is_none(), config.at_version).await?;
         Ok(Engine {
             ctx,
             dataset,

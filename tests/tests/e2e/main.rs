@@ -17,3 +17,4 @@ mod reflection;
 mod rpc;
 mod tls;
 mod transport;
+mod writes;

@@ -17,8 +17,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
 use indicatif::{ProgressBar, ProgressStyle};
 use strata_datasets::{
     ColumnSource, DEFAULT_AS_OF, FORMAT_VERSION, GenConfig, GenProgress, IMPORT_FILE_ROWS,
-    ImportConfig, InputFormat, Role, RoleSpec, Scale, describe, generate, import,
-    roles_in_flag_order,
+    ImportConfig, InputFormat, Role, RoleSpec, Scale, generate, import, roles_in_flag_order,
 };
 
 use super::query::parse_as_of;
@@ -164,6 +163,10 @@ pub(crate) struct DescribeArgs {
     /// Dataset directory.
     #[arg(long)]
     pub(crate) data: PathBuf,
+    /// Describe this dataset version (see `strata history`) instead of the
+    /// latest.
+    #[arg(long, value_name = "N")]
+    pub(crate) at_version: Option<u64>,
 }
 
 /// The role flags of `strata import`, one group per row of the role table
@@ -315,8 +318,19 @@ fn scale_parser() -> impl TypedValueParser<Value = Scale> {
     choice_parser(&Scale::ALL, Scale::name, Scale::description)
 }
 
+/// `--delimiter` as the byte the readers take.
+pub(crate) fn ascii_delimiter(c: Option<char>) -> strata_datasets::Result<Option<u8>> {
+    match c {
+        None => Ok(None),
+        Some(c) if c.is_ascii() => Ok(Some(c as u8)),
+        Some(c) => Err(strata_datasets::Error::InvalidArgument(format!(
+            "--delimiter {c:?}: must be one ASCII character"
+        ))),
+    }
+}
+
 /// `--format`: `csv`, `jsonl` or `parquet`, described in `--help`.
-fn format_parser() -> impl TypedValueParser<Value = InputFormat> {
+pub(crate) fn format_parser() -> impl TypedValueParser<Value = InputFormat> {
     choice_parser(
         &InputFormat::ALL,
         InputFormat::name,
@@ -416,15 +430,7 @@ impl ImportArgs {
             }
             profile_columns.push((src.to_string(), name.to_string()));
         }
-        let delimiter = match a.delimiter {
-            None => None,
-            Some(c) if c.is_ascii() => Some(c as u8),
-            Some(c) => {
-                return Err(Error::InvalidArgument(format!(
-                    "--delimiter {c:?}: must be one ASCII character"
-                )));
-            }
-        };
+        let delimiter = ascii_delimiter(a.delimiter)?;
         Ok(ImportConfig {
             events: a.events,
             format: a.format,
@@ -517,12 +523,13 @@ pub(crate) fn run_append(args: AppendArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "appended to {}: version {}, {} events ({} skipped), {} new profiles, {}",
+        "appended to {}: version {}, {} events ({} skipped), {} new profiles, {} profiles updated, {}",
         a.out.display(),
         s.version,
         s.events,
         s.skipped_rows,
         s.new_profiles,
+        s.updated_profiles,
         written(s.files, s.bytes, s.elapsed, s.input_rows)
     );
     print_skipped(&s.bad_row_examples);
@@ -568,7 +575,10 @@ pub(crate) fn run_history(args: HistoryArgs) -> anyhow::Result<()> {
 
 /// Runs `strata describe`.
 pub(crate) fn run_describe(args: DescribeArgs) -> anyhow::Result<()> {
-    print!("{}", describe(&args.data)?);
+    print!(
+        "{}",
+        strata_datasets::describe_version(&args.data, args.at_version)?
+    );
     Ok(())
 }
 

@@ -39,7 +39,10 @@ pub(crate) fn run(a: DemoArgs) -> anyhow::Result<()> {
     } else if data == std::path::Path::new(super::serve::DEMO_DATA) {
         super::serve::upgrade_demo(&data)?;
     }
-    super::data::run_describe(super::data::DescribeArgs { data: data.clone() })?;
+    super::data::run_describe(super::data::DescribeArgs {
+        data: data.clone(),
+        at_version: None,
+    })?;
     runtime()?.block_on(async {
         let engine = strata_core::Engine::open(&data, strata_core::EngineConfig::default()).await?;
         let as_of = engine.default_as_of();

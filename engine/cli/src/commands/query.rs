@@ -32,6 +32,10 @@ pub(crate) struct EngineArgs {
     /// strata built with `--features ballista`.
     #[arg(long, env = "STRATA_CLUSTER")]
     pub(crate) cluster: Option<strata_core::cluster::Cluster>,
+    /// Read this dataset version (see `strata history`) instead of the
+    /// latest: the same answer as when it was current.
+    #[arg(long, value_name = "N")]
+    pub(crate) at_version: Option<u64>,
 }
 
 impl EngineArgs {
@@ -39,6 +43,7 @@ impl EngineArgs {
         let mut c = EngineConfig {
             memory_limit: self.memory_limit,
             cluster: self.cluster.clone(),
+            at_version: self.at_version,
             ..EngineConfig::default()
         };
         if let Some(t) = self.threads {
@@ -178,9 +183,10 @@ pub(crate) fn count(a: CountArgs) -> anyhow::Result<()> {
         let total = engine.total_profiles().await?;
         println!("{n}");
         eprintln!(
-            "{n} of {total} profiles ({:.2}%) at {} in {:.1} ms",
+            "{n} of {total} profiles ({:.2}%) at {}, dataset version {}, in {:.1} ms",
             100.0 * n as f64 / total.max(1) as f64,
             as_of.to_rfc3339(),
+            engine.dataset().versions().dataset,
             start.elapsed().as_secs_f64() * 1e3
         );
         Ok(())

@@ -71,10 +71,13 @@ impl Dataset {
     /// without re-sorting. A Ballista cluster gets none (see
     /// `cluster::context`): its shuffles do not keep the order that
     /// DataFusion plans downstream operators to rely on.
+    ///
+    /// `at`: the dataset version to read (`None`: the latest).
     pub(crate) async fn open(
         dir: &Path,
         ctx: &SessionContext,
         declare_order: bool,
+        at: Option<u64>,
     ) -> Result<Self> {
         let manifest = Manifest::load(dir)?;
         manifest.ensure_current(dir)?;
@@ -85,7 +88,7 @@ impl Dataset {
                 vec![]
             }
         };
-        let snapshot = strata_datasets::load_snapshot(dir, None).await?;
+        let snapshot = strata_datasets::load_snapshot(dir, at).await?;
         let profiles: Arc<dyn TableProvider> = Arc::new(LogTable::new(
             &strata_datasets::profiles_dir(dir),
             &snapshot.profiles,
