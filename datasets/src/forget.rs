@@ -223,34 +223,39 @@ fn rewrite_table(
     tag: &str,
 ) -> Result<TableChange> {
     let candidates: Vec<&TableFile> = snapshot.files.iter().filter(|f| may_hold(f, ids)).collect();
-    let results: Vec<Result<Option<(TableFile, Option<NewFile>, u64)>>> = std::thread::scope(|s| {
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let chunk = candidates.len().div_ceil(workers).max(1);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunk = candidates.len().div_ceil(workers).max(1);
+    let rewrite_chunk = |w: usize, files: &[&TableFile]| -> Result<Vec<Rewritten>> {
+        let mut out = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            out.extend(rewrite_file(
+                table_dir,
+                f,
+                ids,
+                &format!("{tag}-{w}{i:04}"),
+            )?);
+        }
+        Ok(out)
+    };
+    let rewritten: Vec<Rewritten> = std::thread::scope(|s| {
         let handles: Vec<_> = candidates
             .chunks(chunk)
             .enumerate()
-            .map(|(w, files)| {
-                s.spawn(move || {
-                    files
-                        .iter()
-                        .enumerate()
-                        .map(|(i, f)| rewrite_file(table_dir, f, ids, &format!("{tag}-{w}{i:04}")))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|(w, files)| s.spawn(move || rewrite_chunk(w, files)))
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(panicked())]))
-            .collect()
-    });
+            .map(|h| h.join().unwrap_or_else(|_| Err(panicked())))
+            .collect::<Result<Vec<_>>>()
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
     let mut change = TableChange::default();
-    for result in results {
-        if let Some((old, new, dropped)) = result? {
-            change.removes.push(old);
-            change.adds.extend(new);
-            change.rows_removed += dropped;
-        }
+    for r in rewritten {
+        change.removes.push(r.old);
+        change.adds.extend(r.new);
+        change.rows_removed += r.dropped;
     }
     Ok(change)
 }
@@ -259,15 +264,23 @@ fn panicked() -> Error {
     Error::Internal("a file rewrite panicked".into())
 }
 
-/// `file` rewritten without `ids` next to itself, if it holds any: the
-/// file replaced, its replacement (none when nothing is left), and the
-/// rows dropped.
+/// A table file rewritten without the erased profiles.
+struct Rewritten {
+    /// The file replaced.
+    old: TableFile,
+    /// Its replacement (none when nothing was left).
+    new: Option<NewFile>,
+    /// Rows dropped.
+    dropped: u64,
+}
+
+/// `file` rewritten without `ids` next to itself, if it holds any.
 fn rewrite_file(
     table_dir: &Path,
     file: &TableFile,
     ids: &Ids,
     tag: &str,
-) -> Result<Option<(TableFile, Option<NewFile>, u64)>> {
+) -> Result<Option<Rewritten>> {
     let src = table_dir.join(&file.path);
     if holds(&src, ids)? != Some(true) {
         return Ok(None);
@@ -281,7 +294,11 @@ fn rewrite_file(
         path: new_path,
         partition_values: file.partition_values.clone(),
     });
-    Ok(Some((file.clone(), new, filtered.dropped)))
+    Ok(Some(Rewritten {
+        old: file.clone(),
+        new,
+        dropped: filtered.dropped,
+    }))
 }
 
 /// Data files under `table_dir` that `snapshot` does not list and that
