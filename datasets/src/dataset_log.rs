@@ -46,6 +46,12 @@ pub struct DatasetVersion {
     /// key finds this version instead of writing again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The first profile id of each events chunk after the first: the
+    /// boundaries appends and optimize cut their files at. Found from the
+    /// files when the dataset is created and carried by every write;
+    /// `None` in records written before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<i64>>,
 }
 
 impl DatasetVersion {
@@ -169,6 +175,14 @@ pub async fn load_snapshot(dir: &Path, at: Option<u64>) -> Result<DatasetSnapsho
         return Err(Error::VersionErased {
             version: v,
             erasure,
+        });
+    }
+    if let Some(v) = at
+        && v < crate::vacuum::readable_from(dir)?
+    {
+        return Err(Error::VersionVacuumed {
+            version: v,
+            readable_from: crate::vacuum::readable_from(dir)?,
         });
     }
     let table_version = |name: &str| version.as_ref().map(|v| v.table(name)).transpose();

@@ -87,6 +87,16 @@ impl DatasetWrite {
         Ok(None)
     }
 
+    /// The events table's chunk boundaries ([`crate::chunks`]): as
+    /// recorded, or found from `events` (the base version's events table)
+    /// in a dataset recorded before they were.
+    pub(crate) fn chunks(&self, events: &crate::table::TableSnapshot) -> Vec<i64> {
+        self.base
+            .chunks
+            .clone()
+            .unwrap_or_else(|| crate::chunks::cuts(events))
+    }
+
     /// The live files of `table` at the base version.
     pub(crate) fn files(&self, table: &str) -> Result<crate::table::TableSnapshot> {
         block_on(snapshot(&self.dir.join(table), Some(self.head(table)?)))?
@@ -163,6 +173,7 @@ impl DatasetWrite {
             rows_added,
             rows_removed,
             idempotency_key: idempotency_key.map(str::to_string),
+            chunks: self.base.chunks.clone(),
         };
         record_version(&self.dir, &record)?;
         self.finished = true;

@@ -102,6 +102,16 @@ pub enum Error {
         /// The erasure after it.
         erasure: u64,
     },
+    /// A version older than the last vacuum's retention window.
+    #[error(
+        "dataset version {version} can no longer be read: a vacuum deleted its files; versions {readable_from} and later can be read"
+    )]
+    VersionVacuumed {
+        /// The version asked for.
+        version: u64,
+        /// The oldest readable version.
+        readable_from: u64,
+    },
     /// Another writer committed first.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -144,7 +154,9 @@ impl Error {
             | Error::Manifest { .. }
             | Error::NeedsUpgrade { .. } => ErrorKind::InvalidInput,
             Error::Table { source, .. } => table_kind(source),
-            Error::VersionNotFound { .. } | Error::VersionErased { .. } => ErrorKind::NotFound,
+            Error::VersionNotFound { .. }
+            | Error::VersionErased { .. }
+            | Error::VersionVacuumed { .. } => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ErrorKind::NotFound

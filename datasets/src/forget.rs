@@ -33,9 +33,9 @@ use crate::atomic::{Replace, write_atomic};
 use crate::dataset_log::{DATASET_LOG, dataset_log_dir, read_version, versions};
 use crate::dataset_write::DatasetWrite;
 use crate::error::{Error, Result};
-use crate::layout::{EVENTS_DIR, PROFILES_DIR};
+use crate::layout::{EVENTS_DIR, PROFILES_DIR, data_files, read_dir};
 use crate::rewrite::{Ids, holds, may_hold, without};
-use crate::table::{Change, DELTA_LOG, NewFile, TableFile, TableSnapshot};
+use crate::table::{Change, NewFile, TableFile, TableSnapshot};
 
 /// The operation name of an erasure in the dataset log.
 pub const FORGET_OPERATION: &str = "forget";
@@ -319,43 +319,6 @@ fn dead_files(table_dir: &Path, snapshot: &TableSnapshot, ids: &Ids) -> Result<V
         }
     }
     Ok(out)
-}
-
-/// Every file under a table directory outside its Delta log, as
-/// (path relative to `table_dir`, path); one level of partition
-/// directories.
-fn data_files(table_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    for entry in read_dir(table_dir)? {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if path.is_dir() {
-            if name == DELTA_LOG {
-                continue;
-            }
-            for inner in read_dir(&path)? {
-                let inner_path = inner.path();
-                if inner_path.is_file() {
-                    let inner_name = inner.file_name().to_string_lossy().into_owned();
-                    out.push((format!("{name}/{inner_name}"), inner_path));
-                }
-            }
-        } else if name.ends_with(".parquet") || name.starts_with('.') {
-            out.push((name, path));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| Error::io(dir, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(dir, e)),
-    }
 }
 
 fn write_journal(dir: &Path, journal: &Journal) -> Result<()> {

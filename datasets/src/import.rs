@@ -20,14 +20,15 @@ use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, Datelike};
 
-pub(crate) use self::append::scan_keys;
 pub use self::append::{AppendSummary, append};
+pub(crate) use self::append::{conform, scan_keys};
 use self::collect::{EventCollector, Interner, Mapping, ProfileCollector, Skips, TimeParser};
 use self::read::{ProfileSink, detect_format, peek_columns, read_file};
 pub use self::roles::{ROLES, Role, RoleKind, RoleSpec, roles_in_flag_order};
+pub(crate) use self::upsert::sorted_by_id;
 pub use self::upsert::{UpsertConfig, UpsertSummary, upsert_profiles};
 use crate::error::{BadRow, Error, Result};
-use crate::layout::{events_dir, part_file_name, partition_dir_name, profiles_dir};
+use crate::layout::{EVENT_MONTH, events_dir, part_file_name, partition_dir_name, profiles_dir};
 use crate::manifest::{ImportInfo, Manifest, Roles};
 use crate::parquet_io::{AtomicParquetWriter, ascending, writer_properties_builder};
 use crate::schema::timestamp_type;
@@ -268,9 +269,11 @@ pub fn import(config: &ImportConfig, out: &Path) -> Result<ImportSummary> {
         root,
         &Arc::new(Schema::new(event_fields.clone())),
         &event_columns,
-        &pid,
-        &events.time,
-        config.rows_per_file,
+        (&pid, &events.time),
+        FileCuts {
+            rows: config.rows_per_file,
+            chunks: &[],
+        },
         part_file_name,
     )?;
     summary.files += written.len() as u64;
@@ -503,26 +506,47 @@ fn month_key(t: i64) -> i32 {
 
 /// A Parquet file [`write_events`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct WrittenFile {
+pub(crate) struct WrittenFile {
     /// The month's partition directory name (`event_month=YYYY-MM`).
-    partition: String,
+    pub(crate) partition: String,
     /// The file's name in it.
-    name: String,
+    pub(crate) name: String,
     /// Bytes on disk.
-    bytes: u64,
+    pub(crate) bytes: u64,
+}
+
+impl WrittenFile {
+    /// The file as a table file to commit.
+    pub(crate) fn to_commit(&self) -> crate::table::NewFile {
+        crate::table::NewFile {
+            path: format!("{}/{}", self.partition, self.name),
+            partition_values: BTreeMap::from([(
+                EVENT_MONTH.to_string(),
+                self.partition.split_once('=').map(|(_, v)| v.to_string()),
+            )]),
+        }
+    }
+}
+
+/// Where [`write_events`] ends a file besides the end of a month.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileCuts<'a> {
+    /// At the first profile boundary at or after this many rows.
+    pub(crate) rows: usize,
+    /// Before each of these profile ids (the first ids of the table's
+    /// chunks after the first, ascending; see [`crate::chunks`]).
+    pub(crate) chunks: &'a [i64],
 }
 
 /// Writes the events (`cols` in `schema`) under `<root>/events/`, one
-/// directory per month, sorted by (profile id, time), months cut into files
-/// of about `rows_per_file` rows at profile boundaries, the month's `n`-th
-/// file named `file_name(n)`.
-fn write_events(
+/// directory per month, sorted by (profile id, time), months cut into
+/// files as `cuts` says, the month's `n`-th file named `file_name(n)`.
+pub(crate) fn write_events(
     root: &Path,
     schema: &SchemaRef,
     cols: &[ArrayRef],
-    pid: &[i64],
-    time: &[i64],
-    rows_per_file: usize,
+    (pid, time): (&[i64], &[i64]),
+    cuts: FileCuts<'_>,
     file_name: impl Fn(usize) -> String,
 ) -> Result<Vec<WrittenFile>> {
     let months: Vec<i32> = time.iter().map(|&t| month_key(t)).collect();
@@ -545,10 +569,19 @@ fn write_events(
         let mut file_start = start;
         let mut part = 0;
         // A file ends at the first profile boundary at or after
-        // `rows_per_file` rows (or at the end of the month).
+        // `cuts.rows` rows, at the end of its chunk, or at the end of the
+        // month.
         while file_start < end {
-            let mut file_end = (file_start + rows_per_file).min(end);
-            while file_end < end && pid[perm[file_end] as usize] == pid[perm[file_end - 1] as usize]
+            let chunk = crate::chunks::chunk_of(cuts.chunks, pid[perm[file_start] as usize]);
+            let chunk_end = match cuts.chunks.get(chunk) {
+                Some(&cut) => {
+                    file_start + perm[file_start..end].partition_point(|&i| pid[i as usize] < cut)
+                }
+                None => end,
+            };
+            let mut file_end = (file_start + cuts.rows).min(chunk_end);
+            while file_end < chunk_end
+                && pid[perm[file_end] as usize] == pid[perm[file_end - 1] as usize]
             {
                 file_end += 1;
             }

@@ -99,3 +99,40 @@ pub fn event_partitions(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     parts.sort();
     Ok(parts)
 }
+
+/// Every file under a table directory outside its Delta log, as
+/// (path relative to `table_dir`, path); one level of partition
+/// directories.
+pub(crate) fn data_files(table_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in read_dir(table_dir)? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if path.is_dir() {
+            if name == crate::table::DELTA_LOG {
+                continue;
+            }
+            for inner in read_dir(&path)? {
+                let inner_path = inner.path();
+                if inner_path.is_file() {
+                    let inner_name = inner.file_name().to_string_lossy().into_owned();
+                    out.push((format!("{name}/{inner_name}"), inner_path));
+                }
+            }
+        } else if name.ends_with(".parquet") || name.starts_with('.') {
+            out.push((name, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub(crate) fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| Error::io(dir, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}

@@ -32,6 +32,7 @@
 //! ```
 
 mod atomic;
+mod chunks;
 mod dataset_log;
 mod dataset_write;
 mod describe;
@@ -42,12 +43,14 @@ mod generate;
 mod import;
 mod layout;
 mod manifest;
+mod optimize;
 mod parquet_io;
 mod rewrite;
 mod schema;
 mod staging;
 mod table;
 mod upgrade;
+mod vacuum;
 
 pub use atomic::{AtomicFile, Replace, temp_path_for, write_atomic};
 pub use dataset_log::{
@@ -72,6 +75,7 @@ pub use layout::{
     profiles_dir,
 };
 pub use manifest::{Channels, FORMAT_VERSION, GeneratorInfo, ImportInfo, Manifest, Roles};
+pub use optimize::{OPTIMIZE_OPERATION, OptimizeConfig, OptimizeSummary, optimize};
 pub use parquet_io::{
     AtomicParquetWriter, FileStats, PAGE_ROWS, ROW_GROUP_ROWS, ZSTD_LEVEL, ascending,
     write_parquet_file, writer_properties, writer_properties_builder,
@@ -85,3 +89,4 @@ pub use table::{
     create_from_files, is_table, snapshot,
 };
 pub use upgrade::{UpgradeSummary, upgrade};
+pub use vacuum::{VacuumSummary, vacuum};

@@ -301,7 +301,7 @@ pub(crate) async fn commit(
         actions.push(Action::Metadata(metadata_with(&table, dir, schema)?));
     }
     for f in adds {
-        actions.push(Action::Add(add_action(dir, f)?));
+        actions.push(Action::Add(add_action(dir, f, change)?));
     }
     let now = chrono::Utc::now().timestamp_millis();
     for f in removes {
@@ -400,7 +400,7 @@ fn remove_action(f: &TableFile, now: i64, change: Change) -> Remove {
 }
 
 /// The add action of a written file, its statistics read from its footer.
-fn add_action(dir: &Path, file: &NewFile) -> Result<Add> {
+fn add_action(dir: &Path, file: &NewFile, change: Change) -> Result<Add> {
     let path = dir.join(&file.path);
     let handle = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
     let size = handle.metadata().map_err(|e| Error::io(&path, e))?.len();
@@ -413,7 +413,7 @@ fn add_action(dir: &Path, file: &NewFile) -> Result<Add> {
         size: i64::try_from(size).map_err(|_| Error::Internal("file too large".into()))?,
         partition_values: file.partition_values.clone().into_iter().collect(),
         modification_time: chrono::Utc::now().timestamp_millis(),
-        data_change: true,
+        data_change: change != Change::Rewrite,
         stats: Some(stats.to_string()),
         ..Add::default()
     })

@@ -77,6 +77,7 @@ pub(crate) fn create_tables(
 fn record_first_version(root: &Path, operation: &str) -> Result<()> {
     let mut tables = BTreeMap::new();
     let mut rows_added = BTreeMap::new();
+    let mut chunks = None;
     for (name, dir) in [
         (PROFILES_DIR, profiles_dir(root)),
         (EVENTS_DIR, events_dir(root)),
@@ -89,6 +90,9 @@ fn record_first_version(root: &Path, operation: &str) -> Result<()> {
             .sum();
         tables.insert(name.to_string(), table.version);
         rows_added.insert(name.to_string(), rows);
+        if name == EVENTS_DIR {
+            chunks = Some(crate::chunks::cuts(&table));
+        }
     }
     record_version(
         root,
@@ -100,6 +104,7 @@ fn record_first_version(root: &Path, operation: &str) -> Result<()> {
             rows_added,
             rows_removed: BTreeMap::new(),
             idempotency_key: None,
+            chunks,
         },
     )
 }

@@ -21,11 +21,11 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::upsert::{Input, ProfileSource, read_profiles, write_profiles};
-use super::{Inputs, Interner, event_arrays, read_inputs, sorted_keys, write_events};
+use super::{FileCuts, Inputs, Interner, event_arrays, read_inputs, sorted_keys, write_events};
 use crate::dataset_write::DatasetWrite;
 use crate::error::{BadRow, Error, Result};
 use crate::import::ImportConfig;
-use crate::layout::{EVENT_MONTH, EVENTS_DIR, PROFILES_DIR, profiles_dir};
+use crate::layout::{EVENTS_DIR, PROFILES_DIR, profiles_dir};
 use crate::table::{Change, NewFile, TableSnapshot};
 
 /// What [`append`] did.
@@ -106,9 +106,11 @@ pub fn append(
         dir,
         &table.file_schema,
         &columns,
-        &pid,
-        &events.time,
-        config.rows_per_file,
+        (&pid, &events.time),
+        FileCuts {
+            rows: config.rows_per_file,
+            chunks: &write.chunks(&table),
+        },
         |n| format!("part-{tag}-{n:05}.parquet"),
     )?;
     let mut summary = AppendSummary {
@@ -121,16 +123,7 @@ pub fn append(
         bytes: written.iter().map(|w| w.bytes).sum(),
         ..AppendSummary::default()
     };
-    let adds: Vec<NewFile> = written
-        .iter()
-        .map(|w| NewFile {
-            path: format!("{}/{}", w.partition, w.name),
-            partition_values: BTreeMap::from([(
-                EVENT_MONTH.to_string(),
-                w.partition.split_once('=').map(|(_, v)| v.to_string()),
-            )]),
-        })
-        .collect();
+    let adds: Vec<NewFile> = written.iter().map(|w| w.to_commit()).collect();
     if !adds.is_empty() {
         write.commit(EVENTS_DIR, &adds, &[], Change::Append)?;
     }
@@ -268,7 +261,7 @@ pub(crate) fn scan_keys(
 /// table's types, columns the input lacks NULL. An input column the table
 /// does not have, a value that does not fit the table's type, or a missing
 /// column the table requires is an error naming the column.
-fn conform(
+pub(crate) fn conform(
     fields: &[Field],
     columns: &[ArrayRef],
     target: &Schema,

@@ -549,7 +549,7 @@ fn match_keys(
     Ok((updates, created))
 }
 
-fn sorted_by_id() -> parquet::file::properties::WriterProperties {
+pub(crate) fn sorted_by_id() -> parquet::file::properties::WriterProperties {
     writer_properties_builder()
         .set_sorting_columns(Some(ascending(&[0])))
         .build()

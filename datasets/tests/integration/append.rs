@@ -61,7 +61,7 @@ pub(crate) fn events(dir: &Path) -> Vec<(i64, String, i64)> {
     out
 }
 
-fn csv(dir: &Path, name: &str, rows: &[(&str, &str, &str, &str)]) -> ImportConfig {
+pub(crate) fn csv(dir: &Path, name: &str, rows: &[(&str, &str, &str, &str)]) -> ImportConfig {
     let mut text = String::from("customer,ts,kind,total\n");
     for (c, t, k, a) in rows {
         text.push_str(&format!("{c},{t},{k},{a}\n"));

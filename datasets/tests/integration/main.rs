@@ -8,5 +8,6 @@ mod forget;
 mod generate;
 mod import;
 mod manifest;
+mod optimize;
 mod readers;
 mod upsert;

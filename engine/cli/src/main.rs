@@ -37,6 +37,11 @@ enum Command {
     /// Erase profiles by external id (the right to be forgotten): their
     /// rows go from every file of the dataset, and older versions with them.
     Forget(commands::writes::ForgetArgs),
+    /// Rewrite the months appends left in many overlapping files back into
+    /// one file per profile chunk, and merge small profile files.
+    Optimize(commands::writes::OptimizeArgs),
+    /// Delete the files no version of the retention window lists.
+    Vacuum(commands::writes::VacuumArgs),
     /// List the dataset's versions: time, operation, rows added and removed.
     History(commands::data::HistoryArgs),
     /// Convert a dataset of an older format in place (its files stay).
@@ -89,6 +94,8 @@ fn main() -> std::process::ExitCode {
         Command::Append(a) => commands::data::run_append(*a),
         Command::UpsertProfiles(a) => commands::writes::run_upsert(a),
         Command::Forget(a) => commands::writes::run_forget(a),
+        Command::Optimize(a) => commands::writes::run_optimize(a),
+        Command::Vacuum(a) => commands::writes::run_vacuum(a),
         Command::History(a) => commands::data::run_history(a),
         Command::Upgrade(a) => commands::data::run_upgrade(a),
         Command::Refresh(a) => commands::refresh::run(a),

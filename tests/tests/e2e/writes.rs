@@ -1,5 +1,5 @@
-//! `strata upsert-profiles`, `strata forget` and `strata append` from the
-//! CLI: the engine and Python's Delta readers see what they wrote, and a
+//! `strata upsert-profiles`, `strata forget`, `strata append` and
+//! `strata optimize` from the CLI: the engine and Python's Delta readers see what they wrote, and a
 //! write killed at any of its crash points leaves the dataset at the old
 //! version or the new one, after which the same command succeeds.
 
@@ -295,9 +295,34 @@ fn writes_killed_at_every_crash_point_leave_the_old_or_the_new_version() {
     assert!(points >= 6, "upsert passed {points} crash points");
     apply(&upsert);
 
+    // The append left four months overlapping and small profile files;
+    // optimize rewrites them, and no answer changes.
+    let optimize = [
+        "optimize",
+        "--data",
+        "DATA",
+        "--idempotency-key",
+        "nightly-1",
+    ];
+    let spenders = "sum(purchase.amount WITHIN 120d) > 20 OR loyalty_tier = 'platinum'";
+    let points = crash_everywhere(&data, &optimize, spenders, count(&data, spenders));
+    eprintln!("optimize: {points} crash points");
+    assert!(points >= 20, "optimize passed {points} crash points");
+    apply(&optimize);
+
     let forget = ["forget", "--data", "DATA", "--external-id", &who];
     let known = format!("external_id = '{who}' OR external_id = 'late-1'");
     let points = crash_everywhere(&data, &forget, &known, 1);
     eprintln!("forget: {points} crash points");
     assert!(points >= 20, "forget passed {points} crash points");
+    apply(&forget);
+
+    // Without retention, only the latest version's files stay; the
+    // answers do not move.
+    let before = count(&data, spenders);
+    let (ok, out, err) = run_strata(&["vacuum", "--data", s(&data), "--retain", "0h"]);
+    assert!(ok && out.contains("deleted"), "{out}{err}");
+    assert_eq!(count(&data, spenders), before);
+    let (ok, _, err) = run_strata(&["vacuum", "--data", s(&data), "--retain", "7x"]);
+    assert!(!ok && err.contains("use h, d or w"), "{err}");
 }

@@ -1,5 +1,6 @@
 //! The writes that change a dataset in place besides `strata append`:
-//! `strata upsert-profiles` and `strata forget`.
+//! `strata upsert-profiles`, `strata forget`, `strata optimize` and
+//! `strata vacuum`.
 
 use std::path::PathBuf;
 
@@ -146,4 +147,98 @@ pub(crate) fn run_forget(args: ForgetArgs) -> anyhow::Result<()> {
     }
     println!("  versions before {version} can no longer be read: their files are gone");
     Ok(())
+}
+
+/// Arguments of `strata optimize`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OptimizeArgs {
+    /// Dataset directory.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Only this month of the events (`YYYY-MM`); the profiles table is
+    /// then left as it is.
+    #[arg(long)]
+    pub(crate) month: Option<String>,
+    /// A key for this optimize: rerun with the same key and nothing is
+    /// written again.
+    #[arg(long)]
+    pub(crate) idempotency_key: Option<String>,
+}
+
+/// Rewrites the months appends left overlapping, then prints what it did.
+pub(crate) fn run_optimize(args: OptimizeArgs) -> anyhow::Result<()> {
+    let config = strata_datasets::OptimizeConfig {
+        month: args.month.clone(),
+        idempotency_key: args.idempotency_key.clone(),
+        ..strata_datasets::OptimizeConfig::default()
+    };
+    let s = strata_datasets::optimize(&args.data, &config)?;
+    match s.version {
+        Some(v) if s.already_applied => println!(
+            "already applied: version {v} has idempotency key {:?}; nothing written",
+            config.idempotency_key.unwrap_or_default()
+        ),
+        Some(v) => println!(
+            "optimized {}: version {v}; {} months rewritten ({}), {} files replaced by {}, {} rows, {}, in {:.2}s",
+            args.data.display(),
+            s.months.len(),
+            s.months.join(", "),
+            s.files_removed,
+            s.files_written,
+            s.rows,
+            strata_datasets::human_bytes(s.bytes),
+            s.elapsed.as_secs_f64()
+        ),
+        None => println!(
+            "{} is laid out already; nothing written",
+            args.data.display()
+        ),
+    }
+    Ok(())
+}
+
+/// Arguments of `strata vacuum`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct VacuumArgs {
+    /// Dataset directory.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Keep every version that was the latest within this long ago
+    /// (`0h`, `12h`, `7d`, `2w`), and files younger than that.
+    #[arg(long, default_value = "7d", value_parser = parse_retention)]
+    pub(crate) retain: std::time::Duration,
+}
+
+/// Deletes the files no retained version lists, then prints what went.
+pub(crate) fn run_vacuum(args: VacuumArgs) -> anyhow::Result<()> {
+    let s = strata_datasets::vacuum(&args.data, args.retain)?;
+    println!(
+        "vacuumed {}: deleted {} files ({}); versions {} and later can be read ({} kept), in {:.2}s",
+        args.data.display(),
+        s.files_deleted,
+        strata_datasets::human_bytes(s.bytes_deleted),
+        s.readable_from,
+        s.versions_kept,
+        s.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `0h`, `12h`, `7d`, `2w`.
+fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("'{s}' is not a retention: use e.g. 0h, 12h, 7d, 2w"))?;
+    let hours = match unit {
+        "h" => 1,
+        "d" => 24,
+        "w" => 24 * 7,
+        other => return Err(format!("unknown unit '{other}': use h, d or w")),
+    };
+    n.checked_mul(hours * 3600)
+        .filter(|&secs| secs <= 100 * 365 * 86_400)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("'{s}' is longer than 100 years"))
 }
