@@ -64,6 +64,8 @@ pub struct ForgetSummary {
     pub files_deleted: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// An earlier call with the same idempotency key made `version`.
+    pub already_applied: bool,
 }
 
 /// What the next writer must finish when an erasure was interrupted.
@@ -78,8 +80,14 @@ struct Journal {
 }
 
 /// Erases the profiles with `external_ids` from the dataset at `dir`, as
-/// one write; unknown ids are reported, not an error.
-pub fn forget(dir: &Path, external_ids: &[String]) -> Result<ForgetSummary> {
+/// one write; unknown ids are reported, not an error. With
+/// `idempotency_key`, a call whose key an earlier version carries changes
+/// nothing and reports that version.
+pub fn forget(
+    dir: &Path,
+    external_ids: &[String],
+    idempotency_key: Option<&str>,
+) -> Result<ForgetSummary> {
     let started = Instant::now();
     if external_ids.is_empty() {
         return Err(Error::InvalidArgument(
@@ -87,6 +95,18 @@ pub fn forget(dir: &Path, external_ids: &[String]) -> Result<ForgetSummary> {
         ));
     }
     let mut write = DatasetWrite::begin(dir)?;
+    if let Some(key) = idempotency_key
+        && let Some(done) = write.applied(key)?
+    {
+        return Ok(ForgetSummary {
+            version: Some(done.version),
+            already_applied: true,
+            profiles: done.rows_removed.get(PROFILES_DIR).copied().unwrap_or(0),
+            events: done.rows_removed.get(EVENTS_DIR).copied().unwrap_or(0),
+            elapsed: started.elapsed(),
+            ..ForgetSummary::default()
+        });
+    }
     let profiles = write.files(PROFILES_DIR)?;
     let found = find_profiles(dir, &profiles, external_ids)?;
     let mut summary = ForgetSummary {
@@ -136,7 +156,7 @@ pub fn forget(dir: &Path, external_ids: &[String]) -> Result<ForgetSummary> {
             write.commit(table, &change.adds, &change.removes, Change::Delete)?;
         }
     }
-    let record = write.finish(FORGET_OPERATION, BTreeMap::new(), removed, None)?;
+    let record = write.finish(FORGET_OPERATION, BTreeMap::new(), removed, idempotency_key)?;
     let done = carry_out(dir, &journal)?;
     drop(write);
     summary.version = Some(record.version);

@@ -25,9 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PROTO = os.path.normpath(os.path.join(HERE, "..", "..", "proto"))
 
 
-def load_stubs(proto_dir):
+def load_stubs(proto_dir, *modules):
     """Compiles strata/v1/*.proto with grpcio-tools into a temp dir and
-    imports the generated modules."""
+    imports the generated `modules` (e.g. "segment_pb2")."""
     from grpc_tools import protoc
     import grpc_tools
 
@@ -45,10 +45,7 @@ def load_stubs(proto_dir):
     if rc != 0:
         sys.exit(f"protoc failed on {proto_dir}")
     sys.path.insert(0, out)
-    pb = importlib.import_module("strata.v1.segment_pb2")
-    rpc = importlib.import_module("strata.v1.segment_pb2_grpc")
-    common = importlib.import_module("strata.v1.common_pb2")
-    return pb, rpc, common
+    return [importlib.import_module(f"strata.v1.{m}") for m in modules]
 
 
 def main():
@@ -61,7 +58,7 @@ def main():
     p.add_argument("--columns", default="email,country", help="profile columns to fetch with the ids")
     a = p.parse_args()
 
-    pb, rpc, common = load_stubs(a.proto)
+    pb, rpc, common = load_stubs(a.proto, "segment_pb2", "segment_pb2_grpc", "common_pb2")
     channel = grpc.insecure_channel(
         a.server,
         options=[("grpc.max_receive_message_length", 64 << 20)],

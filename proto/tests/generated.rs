@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "strata/v1/segment.proto",
     "strata/v1/analytics.proto",
     "strata/v1/dataset.proto",
+    "strata/v1/ingest.proto",
 ];
 
 const CODE: &str = "strata.v1.rs";

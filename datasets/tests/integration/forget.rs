@@ -97,7 +97,7 @@ fn forgotten_profiles_leave_every_file_and_the_rest_stays() {
 
     let mut asked: Vec<String> = gone.iter().map(|g| g.0.clone()).collect();
     asked.push("nobody@example.com".into());
-    let s = forget(&dir, &asked).unwrap();
+    let s = forget(&dir, &asked, Some("erase-1")).unwrap();
 
     assert_eq!(s.version, Some(1));
     assert_eq!(s.profiles, 3);
@@ -157,14 +157,21 @@ fn forgotten_profiles_leave_every_file_and_the_rest_stays() {
         other => panic!("reading version 0 after the erasure: {other:?}"),
     }
     // Forgetting them again finds nobody and writes nothing.
-    let again = forget(&dir, &asked[..1]).unwrap();
+    let again = forget(&dir, &asked[..1], None).unwrap();
     assert_eq!(again.version, None);
     assert_eq!(read_version(&dir, None).unwrap().unwrap().version, 1);
+    // A retry with the first call's key reports what that call did.
+    let retry = forget(&dir, &asked, Some("erase-1")).unwrap();
+    assert!(retry.already_applied);
+    assert_eq!((retry.version, retry.profiles), (Some(1), s.profiles));
 }
 
 #[test]
 fn no_external_id_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = dataset(tmp.path());
-    assert!(matches!(forget(&dir, &[]), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        forget(&dir, &[], None),
+        Err(Error::InvalidArgument(_))
+    ));
 }

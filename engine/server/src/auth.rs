@@ -215,6 +215,10 @@ mod tests {
         "/strata.v1.SegmentService/SaveSegment",
         "/strata.v1.SegmentService/DeleteSegment",
         "/strata.v1.SegmentService/Materialize",
+        "/strata.v1.IngestService/AppendEvents",
+        "/strata.v1.IngestService/UpsertProfiles",
+        "/strata.v1.IngestService/ForgetProfiles",
+        "/strata.v1.IngestService/Optimize",
     ];
 
     fn config(admin: Option<&str>, read: Option<&str>) -> AuthConfig {

@@ -174,6 +174,11 @@ pub struct LimitsConfig {
     /// buffers are released.
     #[arg(long, env = "STRATA_STREAM_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub stream_idle_timeout: Duration,
+    /// Largest input one IngestService call may stream (spooled to disk
+    /// under the dataset, not held in memory), e.g. 1GiB; beyond it,
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "STRATA_MAX_INGEST_BYTES", default_value = "1GiB", value_parser = parse_bytes)]
+    pub max_ingest_bytes: usize,
 }
 
 /// The count cache.

@@ -1,5 +1,5 @@
-//! Strata's gRPC front end (`strata.v1`): the segment, analytics and dataset
-//! services, standard health and reflection, bearer-token auth with an
+//! Strata's gRPC front end (`strata.v1`): the segment, analytics, dataset
+//! and ingest services, standard health and reflection, bearer-token auth with an
 //! admin and a read role, connection and stream limits, admission limits, a
 //! count cache, and [`serve`], which runs them until a
 //! [`CancellationToken`] says stop.
@@ -22,6 +22,7 @@ mod convert;
 mod dataset_service;
 mod error;
 mod health;
+mod ingest_service;
 mod limits;
 mod net;
 mod segment_service;
@@ -35,6 +36,7 @@ pub use config::{
 };
 pub use dataset_service::DatasetSvc;
 pub use error::Error;
+pub use ingest_service::IngestSvc;
 pub use segment_service::SegmentSvc;
 pub use server::{BoundServer, serve};
 pub use tokio_util::sync::CancellationToken;

@@ -253,6 +253,7 @@ mod tests {
             max_request_size: 1 << 20,
             max_request_timeout: Duration::from_secs(60),
             stream_idle_timeout: Duration::from_secs(30),
+            max_ingest_bytes: 1 << 20,
         };
         let limits = Limits::new(&config, usize::MAX, 1).unwrap();
         let soon = Instant::now() + Duration::from_secs(5);

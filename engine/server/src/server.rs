@@ -7,6 +7,7 @@ use std::time::Duration;
 use strata_core::EngineConfig;
 use strata_proto::v1::analytics_service_server::AnalyticsServiceServer;
 use strata_proto::v1::dataset_service_server::DatasetServiceServer;
+use strata_proto::v1::ingest_service_server::IngestServiceServer;
 use strata_proto::v1::segment_service_server::SegmentServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
@@ -18,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::health::BoundedHealth;
 use crate::limits::Limits;
 use crate::state::EngineHandle;
-use crate::{AnalyticsSvc, Config, DatasetSvc, SegmentSvc, Shared, TransportConfig};
+use crate::{AnalyticsSvc, Config, DatasetSvc, IngestSvc, SegmentSvc, Shared, TransportConfig};
 
 /// A server with its dataset open and its socket bound, not yet serving.
 #[derive(Debug)]
@@ -113,6 +114,16 @@ impl BoundServer {
             .send_compressed(CompressionEncoding::Zstd)
             .send_compressed(CompressionEncoding::Gzip);
 
+        let ingest = IngestServiceServer::new(IngestSvc::new(
+            shared.clone(),
+            config.limits.max_ingest_bytes as u64,
+        ))
+        .max_decoding_message_size(max)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Gzip);
+
         let health = tonic_health::server::HealthReporter::new();
         let health_service =
             BoundedHealth::server(health.clone(), config.transport.max_health_watches);
@@ -125,6 +136,7 @@ impl BoundServer {
         health
             .set_serving::<AnalyticsServiceServer<AnalyticsSvc>>()
             .await;
+        health.set_serving::<IngestServiceServer<IngestSvc>>().await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(strata_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -149,7 +161,8 @@ impl BoundServer {
             .add_service(reflection_alpha)
             .add_service(segments)
             .add_service(datasets)
-            .add_service(analytics);
+            .add_service(analytics)
+            .add_service(ingest);
 
         let shutdown = {
             let stop = stop.clone();
@@ -165,6 +178,9 @@ impl BoundServer {
                     .await;
                 health
                     .set_not_serving::<DatasetServiceServer<DatasetSvc>>()
+                    .await;
+                health
+                    .set_not_serving::<IngestServiceServer<IngestSvc>>()
                     .await;
             }
         };

@@ -2250,3 +2250,754 @@ pub mod dataset_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AppendEventsRequest {
+    /// Required in the first message, ignored after it.
+    #[prost(message, optional, tag = "1")]
+    pub options: ::core::option::Option<AppendOptions>,
+    /// The next bytes of the input (any chunking).
+    #[prost(bytes = "vec", tag = "2")]
+    pub data: ::prost::alloc::vec::Vec<u8>,
+}
+/// The flags of `strata append`.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AppendOptions {
+    #[prost(string, tag = "1")]
+    pub idempotency_key: ::prost::alloc::string::String,
+    #[prost(enumeration = "InputFormat", tag = "2")]
+    pub format: i32,
+    /// The input column holding the customer's external id (default
+    /// `profile_id`).
+    #[prost(string, tag = "3")]
+    pub profile_id_column: ::prost::alloc::string::String,
+    /// The event time column (default `event_time`).
+    #[prost(string, tag = "4")]
+    pub time_column: ::prost::alloc::string::String,
+    /// strftime format of the time column (default: detected).
+    #[prost(string, tag = "5")]
+    pub time_format: ::prost::alloc::string::String,
+    /// Role (`event_type`, `amount`, `channel`, `currency`, `order_id`,
+    /// `product_id`, `category`, `quantity`, `payment_method`, `campaign_id`,
+    /// ...) to the input column that holds it; a role left out takes the
+    /// column of its own name, if any.
+    #[prost(map = "string, string", tag = "6")]
+    pub role_columns: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+    /// Role to a value every row gets (for example `event_type`: `purchase`).
+    #[prost(map = "string, string", tag = "7")]
+    pub role_constants: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+    /// Input columns to leave out.
+    #[prost(string, repeated, tag = "8")]
+    pub drop: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Column the amount is multiplied by.
+    #[prost(string, tag = "9")]
+    pub amount_times: ::prost::alloc::string::String,
+    /// Rows with a negative amount become `refund` events.
+    #[prost(bool, tag = "10")]
+    pub refund_if_negative: bool,
+    /// Skip unreadable rows and rows without an id instead of failing.
+    #[prost(bool, tag = "11")]
+    pub skip_bad_rows: bool,
+    /// CSV field delimiter (one ASCII character; default `,`).
+    #[prost(string, tag = "12")]
+    pub csv_delimiter: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UpsertProfilesRequest {
+    /// Required in the first message, ignored after it.
+    #[prost(message, optional, tag = "1")]
+    pub options: ::core::option::Option<UpsertOptions>,
+    /// The next bytes of the input (any chunking).
+    #[prost(bytes = "vec", tag = "2")]
+    pub data: ::prost::alloc::vec::Vec<u8>,
+}
+/// The flags of `strata upsert-profiles`.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UpsertOptions {
+    #[prost(string, tag = "1")]
+    pub idempotency_key: ::prost::alloc::string::String,
+    #[prost(enumeration = "InputFormat", tag = "2")]
+    pub format: i32,
+    /// The text column of the profiles table that matches rows to profiles
+    /// (default `external_id`).
+    #[prost(string, tag = "3")]
+    pub key: ::prost::alloc::string::String,
+    /// Add the input's columns the table lacks instead of refusing them.
+    #[prost(bool, tag = "4")]
+    pub add_columns: bool,
+    /// Skip unreadable rows and rows without a key instead of failing.
+    #[prost(bool, tag = "5")]
+    pub skip_bad_rows: bool,
+    /// CSV field delimiter (one ASCII character; default `,`).
+    #[prost(string, tag = "6")]
+    pub csv_delimiter: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ForgetProfilesRequest {
+    #[prost(string, tag = "1")]
+    pub idempotency_key: ::prost::alloc::string::String,
+    /// External ids of the profiles to erase (unknown ones are listed in
+    /// `WriteResult.not_found`, not an error).
+    #[prost(string, repeated, tag = "2")]
+    pub external_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct OptimizeRequest {
+    #[prost(string, tag = "1")]
+    pub idempotency_key: ::prost::alloc::string::String,
+    /// Only this month (`YYYY-MM`); empty: every month and the profiles.
+    #[prost(string, tag = "2")]
+    pub month: ::prost::alloc::string::String,
+}
+/// What a write did.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct WriteResult {
+    /// The dataset version the write made (or, with `already_applied`, the
+    /// one the earlier call with the same key made); with `nothing_written`
+    /// the version that stays current.
+    #[prost(uint64, tag = "1")]
+    pub version: u64,
+    /// An earlier call with the same idempotency key had written it.
+    #[prost(bool, tag = "2")]
+    pub already_applied: bool,
+    /// Nothing needed writing (an optimize of a laid-out dataset, a forget
+    /// of unknown ids).
+    #[prost(bool, tag = "3")]
+    pub nothing_written: bool,
+    /// The dataset version id that counts and member lists report
+    /// (`CountResponse.dataset_version`) once this write is visible.
+    #[prost(string, tag = "4")]
+    pub dataset_version: ::prost::alloc::string::String,
+    /// Data rows read from the input.
+    #[prost(uint64, tag = "5")]
+    pub rows_read: u64,
+    /// Input rows skipped (with `skip_bad_rows`).
+    #[prost(uint64, tag = "6")]
+    pub rows_skipped: u64,
+    #[prost(uint64, tag = "7")]
+    pub events_added: u64,
+    #[prost(uint64, tag = "8")]
+    pub events_removed: u64,
+    #[prost(uint64, tag = "9")]
+    pub profiles_created: u64,
+    #[prost(uint64, tag = "10")]
+    pub profiles_updated: u64,
+    #[prost(uint64, tag = "11")]
+    pub profiles_removed: u64,
+    /// External ids asked to forget that no profile has.
+    #[prost(string, repeated, tag = "12")]
+    pub not_found: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Table files written and replaced.
+    #[prost(uint64, tag = "13")]
+    pub files_written: u64,
+    #[prost(uint64, tag = "14")]
+    pub files_removed: u64,
+    /// Server-side time of the write (after the input was received).
+    #[prost(message, optional, tag = "15")]
+    pub elapsed: ::core::option::Option<::prost_types::Duration>,
+}
+/// The format of a streamed input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum InputFormat {
+    Unspecified = 0,
+    /// One JSON object per line.
+    JsonLines = 1,
+    /// A header line, then comma (or `csv_delimiter`) separated values.
+    Csv = 2,
+    /// An Arrow IPC stream: the schema, then record batches (pyarrow
+    /// `ipc.new_stream`). Types are kept as they are.
+    ArrowIpc = 3,
+}
+impl InputFormat {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "INPUT_FORMAT_UNSPECIFIED",
+            Self::JsonLines => "INPUT_FORMAT_JSON_LINES",
+            Self::Csv => "INPUT_FORMAT_CSV",
+            Self::ArrowIpc => "INPUT_FORMAT_ARROW_IPC",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "INPUT_FORMAT_UNSPECIFIED" => Some(Self::Unspecified),
+            "INPUT_FORMAT_JSON_LINES" => Some(Self::JsonLines),
+            "INPUT_FORMAT_CSV" => Some(Self::Csv),
+            "INPUT_FORMAT_ARROW_IPC" => Some(Self::ArrowIpc),
+            _ => None,
+        }
+    }
+}
+/// Generated client implementations.
+pub mod ingest_service_client {
+    #![allow(
+        unused_variables,
+        dead_code,
+        missing_docs,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+    )]
+    use tonic::codegen::*;
+    use tonic::codegen::http::Uri;
+    /// Every call is one write: one new dataset version, which readers (counts,
+    /// member lists, reports) see all of or none of; queries already running
+    /// keep the version they started on. Every call needs the admin token (a
+    /// read token gets PERMISSION_DENIED).
+    ///
+    /// Retries: a call that carries an `idempotency_key` an earlier call already
+    /// wrote with changes nothing and answers that call's version with
+    /// `already_applied` set, so a client whose answer was lost can retry
+    /// safely.
+    ///
+    /// Errors (google.rpc status codes):
+    ///
+    /// * INVALID_ARGUMENT: bad options, or a bad row (the message names its
+    ///  line and column); nothing is written;
+    /// * RESOURCE_EXHAUSTED: the streamed input is larger than the server's
+    ///  --max-ingest-bytes;
+    /// * ABORTED: another writer holds the dataset for too long.
+    #[derive(Debug, Clone)]
+    pub struct IngestServiceClient<T> {
+        inner: tonic::client::Grpc<T>,
+    }
+    impl IngestServiceClient<tonic::transport::Channel> {
+        /// Attempt to create a new client by connecting to a given endpoint.
+        pub async fn connect<D>(dst: D) -> Result<Self, tonic::transport::Error>
+        where
+            D: TryInto<tonic::transport::Endpoint>,
+            D::Error: Into<StdError>,
+        {
+            let conn = tonic::transport::Endpoint::new(dst)?.connect().await?;
+            Ok(Self::new(conn))
+        }
+    }
+    impl<T> IngestServiceClient<T>
+    where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::Error: Into<StdError>,
+        T::ResponseBody: Body<Data = Bytes> + std::marker::Send + 'static,
+        <T::ResponseBody as Body>::Error: Into<StdError> + std::marker::Send,
+    {
+        pub fn new(inner: T) -> Self {
+            let inner = tonic::client::Grpc::new(inner);
+            Self { inner }
+        }
+        pub fn with_origin(inner: T, origin: Uri) -> Self {
+            let inner = tonic::client::Grpc::with_origin(inner, origin);
+            Self { inner }
+        }
+        pub fn with_interceptor<F>(
+            inner: T,
+            interceptor: F,
+        ) -> IngestServiceClient<InterceptedService<T, F>>
+        where
+            F: tonic::service::Interceptor,
+            T::ResponseBody: Default,
+            T: tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<
+                    <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
+                >,
+            >,
+            <T as tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+            >>::Error: Into<StdError> + std::marker::Send + std::marker::Sync,
+        {
+            IngestServiceClient::new(InterceptedService::new(inner, interceptor))
+        }
+        /// Compress requests with the given encoding.
+        ///
+        /// This requires the server to support it otherwise it might respond with an
+        /// error.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.inner = self.inner.send_compressed(encoding);
+            self
+        }
+        /// Enable decompressing responses.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.inner = self.inner.accept_compressed(encoding);
+            self
+        }
+        /// Limits the maximum size of a decoded message.
+        ///
+        /// Default: `4MB`
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_decoding_message_size(limit);
+            self
+        }
+        /// Limits the maximum size of an encoded message.
+        ///
+        /// Default: `usize::MAX`
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_encoding_message_size(limit);
+            self
+        }
+        /// Appends events, streamed as chunks of one input (JSON lines, CSV or an
+        /// Arrow IPC stream) with exactly the column mapping of `strata import`;
+        /// committed as one version when the stream ends. Unseen external ids
+        /// become new profiles.
+        pub async fn append_events(
+            &mut self,
+            request: impl tonic::IntoStreamingRequest<
+                Message = super::AppendEventsRequest,
+            >,
+        ) -> std::result::Result<tonic::Response<super::WriteResult>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/strata.v1.IngestService/AppendEvents",
+            );
+            let mut req = request.into_streaming_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("strata.v1.IngestService", "AppendEvents"));
+            self.inner.client_streaming(req, path, codec).await
+        }
+        /// Upserts profiles, streamed as chunks of one input: the columns it has
+        /// overwrite, the others keep their values (`strata upsert-profiles`).
+        pub async fn upsert_profiles(
+            &mut self,
+            request: impl tonic::IntoStreamingRequest<
+                Message = super::UpsertProfilesRequest,
+            >,
+        ) -> std::result::Result<tonic::Response<super::WriteResult>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/strata.v1.IngestService/UpsertProfiles",
+            );
+            let mut req = request.into_streaming_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("strata.v1.IngestService", "UpsertProfiles"));
+            self.inner.client_streaming(req, path, codec).await
+        }
+        /// Erases profiles by external id from every file (`strata forget`).
+        pub async fn forget_profiles(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ForgetProfilesRequest>,
+        ) -> std::result::Result<tonic::Response<super::WriteResult>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/strata.v1.IngestService/ForgetProfiles",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("strata.v1.IngestService", "ForgetProfiles"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Rewrites months that appends left in overlapping files
+        /// (`strata optimize`); no row changes.
+        pub async fn optimize(
+            &mut self,
+            request: impl tonic::IntoRequest<super::OptimizeRequest>,
+        ) -> std::result::Result<tonic::Response<super::WriteResult>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/strata.v1.IngestService/Optimize",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("strata.v1.IngestService", "Optimize"));
+            self.inner.unary(req, path, codec).await
+        }
+    }
+}
+/// Generated server implementations.
+pub mod ingest_service_server {
+    #![allow(
+        unused_variables,
+        dead_code,
+        missing_docs,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+    )]
+    use tonic::codegen::*;
+    /// Generated trait containing gRPC methods that should be implemented for use with IngestServiceServer.
+    #[async_trait]
+    pub trait IngestService: std::marker::Send + std::marker::Sync + 'static {
+        /// Appends events, streamed as chunks of one input (JSON lines, CSV or an
+        /// Arrow IPC stream) with exactly the column mapping of `strata import`;
+        /// committed as one version when the stream ends. Unseen external ids
+        /// become new profiles.
+        async fn append_events(
+            &self,
+            request: tonic::Request<tonic::Streaming<super::AppendEventsRequest>>,
+        ) -> std::result::Result<tonic::Response<super::WriteResult>, tonic::Status>;
+        /// Upserts profiles, streamed as chunks of one input: the columns it has
+        /// overwrite, the others keep their values (`strata upsert-profiles`).
+        async fn upsert_profiles(
+            &self,
+            request: tonic::Request<tonic::Streaming<super::UpsertProfilesRequest>>,
+        ) -> std::result::Result<tonic::Response<super::WriteResult>, tonic::Status>;
+        /// Erases profiles by external id from every file (`strata forget`).
+        async fn forget_profiles(
+            &self,
+            request: tonic::Request<super::ForgetProfilesRequest>,
+        ) -> std::result::Result<tonic::Response<super::WriteResult>, tonic::Status>;
+        /// Rewrites months that appends left in overlapping files
+        /// (`strata optimize`); no row changes.
+        async fn optimize(
+            &self,
+            request: tonic::Request<super::OptimizeRequest>,
+        ) -> std::result::Result<tonic::Response<super::WriteResult>, tonic::Status>;
+    }
+    /// Every call is one write: one new dataset version, which readers (counts,
+    /// member lists, reports) see all of or none of; queries already running
+    /// keep the version they started on. Every call needs the admin token (a
+    /// read token gets PERMISSION_DENIED).
+    ///
+    /// Retries: a call that carries an `idempotency_key` an earlier call already
+    /// wrote with changes nothing and answers that call's version with
+    /// `already_applied` set, so a client whose answer was lost can retry
+    /// safely.
+    ///
+    /// Errors (google.rpc status codes):
+    ///
+    /// * INVALID_ARGUMENT: bad options, or a bad row (the message names its
+    ///  line and column); nothing is written;
+    /// * RESOURCE_EXHAUSTED: the streamed input is larger than the server's
+    ///  --max-ingest-bytes;
+    /// * ABORTED: another writer holds the dataset for too long.
+    #[derive(Debug)]
+    pub struct IngestServiceServer<T> {
+        inner: Arc<T>,
+        accept_compression_encodings: EnabledCompressionEncodings,
+        send_compression_encodings: EnabledCompressionEncodings,
+        max_decoding_message_size: Option<usize>,
+        max_encoding_message_size: Option<usize>,
+    }
+    impl<T> IngestServiceServer<T> {
+        pub fn new(inner: T) -> Self {
+            Self::from_arc(Arc::new(inner))
+        }
+        pub fn from_arc(inner: Arc<T>) -> Self {
+            Self {
+                inner,
+                accept_compression_encodings: Default::default(),
+                send_compression_encodings: Default::default(),
+                max_decoding_message_size: None,
+                max_encoding_message_size: None,
+            }
+        }
+        pub fn with_interceptor<F>(
+            inner: T,
+            interceptor: F,
+        ) -> InterceptedService<Self, F>
+        where
+            F: tonic::service::Interceptor,
+        {
+            InterceptedService::new(Self::new(inner), interceptor)
+        }
+        /// Enable decompressing requests with the given encoding.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.accept_compression_encodings.enable(encoding);
+            self
+        }
+        /// Compress responses with the given encoding, if the client supports it.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.send_compression_encodings.enable(encoding);
+            self
+        }
+        /// Limits the maximum size of a decoded message.
+        ///
+        /// Default: `4MB`
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.max_decoding_message_size = Some(limit);
+            self
+        }
+        /// Limits the maximum size of an encoded message.
+        ///
+        /// Default: `usize::MAX`
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.max_encoding_message_size = Some(limit);
+            self
+        }
+    }
+    impl<T, B> tonic::codegen::Service<http::Request<B>> for IngestServiceServer<T>
+    where
+        T: IngestService,
+        B: Body + std::marker::Send + 'static,
+        B::Error: Into<StdError> + std::marker::Send + 'static,
+    {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = BoxFuture<Self::Response, Self::Error>;
+        fn poll_ready(
+            &mut self,
+            _cx: &mut Context<'_>,
+        ) -> Poll<std::result::Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: http::Request<B>) -> Self::Future {
+            match req.uri().path() {
+                "/strata.v1.IngestService/AppendEvents" => {
+                    #[allow(non_camel_case_types)]
+                    struct AppendEventsSvc<T: IngestService>(pub Arc<T>);
+                    impl<
+                        T: IngestService,
+                    > tonic::server::ClientStreamingService<super::AppendEventsRequest>
+                    for AppendEventsSvc<T> {
+                        type Response = super::WriteResult;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<
+                                tonic::Streaming<super::AppendEventsRequest>,
+                            >,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as IngestService>::append_events(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AppendEventsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.client_streaming(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/strata.v1.IngestService/UpsertProfiles" => {
+                    #[allow(non_camel_case_types)]
+                    struct UpsertProfilesSvc<T: IngestService>(pub Arc<T>);
+                    impl<
+                        T: IngestService,
+                    > tonic::server::ClientStreamingService<super::UpsertProfilesRequest>
+                    for UpsertProfilesSvc<T> {
+                        type Response = super::WriteResult;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<
+                                tonic::Streaming<super::UpsertProfilesRequest>,
+                            >,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as IngestService>::upsert_profiles(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = UpsertProfilesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.client_streaming(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/strata.v1.IngestService/ForgetProfiles" => {
+                    #[allow(non_camel_case_types)]
+                    struct ForgetProfilesSvc<T: IngestService>(pub Arc<T>);
+                    impl<
+                        T: IngestService,
+                    > tonic::server::UnaryService<super::ForgetProfilesRequest>
+                    for ForgetProfilesSvc<T> {
+                        type Response = super::WriteResult;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ForgetProfilesRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as IngestService>::forget_profiles(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ForgetProfilesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/strata.v1.IngestService/Optimize" => {
+                    #[allow(non_camel_case_types)]
+                    struct OptimizeSvc<T: IngestService>(pub Arc<T>);
+                    impl<
+                        T: IngestService,
+                    > tonic::server::UnaryService<super::OptimizeRequest>
+                    for OptimizeSvc<T> {
+                        type Response = super::WriteResult;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::OptimizeRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as IngestService>::optimize(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = OptimizeSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                _ => {
+                    Box::pin(async move {
+                        let mut response = http::Response::new(
+                            tonic::body::Body::default(),
+                        );
+                        let headers = response.headers_mut();
+                        headers
+                            .insert(
+                                tonic::Status::GRPC_STATUS,
+                                (tonic::Code::Unimplemented as i32).into(),
+                            );
+                        headers
+                            .insert(
+                                http::header::CONTENT_TYPE,
+                                tonic::metadata::GRPC_CONTENT_TYPE,
+                            );
+                        Ok(response)
+                    })
+                }
+            }
+        }
+    }
+    impl<T> Clone for IngestServiceServer<T> {
+        fn clone(&self) -> Self {
+            let inner = self.inner.clone();
+            Self {
+                inner,
+                accept_compression_encodings: self.accept_compression_encodings,
+                send_compression_encodings: self.send_compression_encodings,
+                max_decoding_message_size: self.max_decoding_message_size,
+                max_encoding_message_size: self.max_encoding_message_size,
+            }
+        }
+    }
+    /// Generated gRPC service name
+    pub const SERVICE_NAME: &str = "strata.v1.IngestService";
+    impl<T> tonic::server::NamedService for IngestServiceServer<T> {
+        const NAME: &'static str = SERVICE_NAME;
+    }
+}

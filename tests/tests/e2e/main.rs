@@ -12,6 +12,7 @@ mod cluster;
 mod errors;
 mod fuzz;
 mod hostile;
+mod ingest;
 mod python;
 mod reflection;
 mod rpc;

@@ -178,3 +178,36 @@ async fn python_example_client_runs() {
     assert!(stdout.contains("error: INVALID_ARGUMENT"), "{stdout}");
     assert!(stdout.contains("did you mean"), "{stdout}");
 }
+
+#[tokio::test]
+async fn python_ingest_example_appends_once() {
+    let Some(py) = python() else { return };
+    let server = TestServer::start(&["--token", "py-admin"]).await;
+    let out = Command::new(py)
+        .arg(workspace().join("examples/python/ingest.py"))
+        .args(["--server", &server.addr, "--token", "py-admin"])
+        .args(["--customer", "py-new-1", "--purchases", "4"])
+        .output()
+        .expect("running the example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("first: version 1 "), "{stdout}");
+    assert!(
+        stdout.contains("already_applied=False, events_added=4, profiles_created=1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("retry: version 1 "), "{stdout}");
+    assert!(stdout.contains("already_applied=True"), "{stdout}");
+    assert!(stdout.contains("count: 1 "), "{stdout}");
+    let mut c = server.segments().await;
+    let mut req = tonic::Request::new(count_req(
+        "external_id = 'py-new-1' AND count(purchase WHERE amount = 9.99) = 4",
+    ));
+    req.metadata_mut()
+        .insert("authorization", "Bearer py-admin".parse().unwrap());
+    assert_eq!(c.count(req).await.unwrap().into_inner().count, 1);
+}

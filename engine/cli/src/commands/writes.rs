@@ -97,6 +97,10 @@ pub(crate) struct ForgetArgs {
     /// A file of external ids, one per line (blank lines are skipped).
     #[arg(long, value_name = "FILE")]
     pub(crate) external_ids_file: Option<PathBuf>,
+    /// A key for this erasure: rerun with the same key and it reports the
+    /// first run's version instead of looking again.
+    #[arg(long)]
+    pub(crate) idempotency_key: Option<String>,
 }
 
 /// Erases the profiles and everything derived from them, then prints what
@@ -113,7 +117,15 @@ pub(crate) fn run_forget(args: ForgetArgs) -> anyhow::Result<()> {
                 .map(str::to_string),
         );
     }
-    let s = strata_datasets::forget(&args.data, &ids)?;
+    let s = strata_datasets::forget(&args.data, &ids, args.idempotency_key.as_deref())?;
+    if s.already_applied {
+        println!(
+            "already applied: version {} has idempotency key {:?}; nothing written",
+            s.version.unwrap_or_default(),
+            args.idempotency_key.unwrap_or_default()
+        );
+        return Ok(());
+    }
     let Some(version) = s.version else {
         println!(
             "no profile of {} has any of the {} external ids given; nothing written",
