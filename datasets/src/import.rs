@@ -450,9 +450,15 @@ fn describe_mapping(config: &ImportConfig, m: &Mapping) -> BTreeMap<String, Stri
 /// Key codes in profile id order: numeric when every id is an integer
 /// without leading zeros, else by bytes.
 fn sorted_keys(keys: &Interner) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..keys.values.len() as u32).collect();
+    let keys: Vec<&str> = keys.values.iter().map(|k| &**k).collect();
+    key_order(&keys).into_iter().map(|k| k as u32).collect()
+}
+
+/// Positions of `keys` in profile id order: numeric when every key is an
+/// integer without leading zeros, else by bytes.
+pub(crate) fn key_order(keys: &[&str]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
     let numeric: Option<Vec<i64>> = keys
-        .values
         .iter()
         .map(|k| {
             let digits = k.strip_prefix('-').unwrap_or(k);
@@ -463,10 +469,8 @@ fn sorted_keys(keys: &Interner) -> Vec<u32> {
         })
         .collect();
     match numeric {
-        Some(n) => order.sort_unstable_by_key(|&k| n[k as usize]),
-        None => {
-            order.sort_unstable_by(|&a, &b| keys.values[a as usize].cmp(&keys.values[b as usize]))
-        }
+        Some(n) => order.sort_unstable_by_key(|&k| n[k]),
+        None => order.sort_unstable_by(|&a, &b| keys[a].cmp(keys[b])),
     }
     order
 }

@@ -21,7 +21,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::upsert::{Input, ProfileSource, read_profiles, write_profiles};
-use super::{FileCuts, Inputs, Interner, event_arrays, read_inputs, sorted_keys, write_events};
+use super::{FileCuts, Inputs, Interner, event_arrays, key_order, read_inputs, write_events};
 use crate::dataset_write::DatasetWrite;
 use crate::error::{BadRow, Error, Result};
 use crate::import::ImportConfig;
@@ -179,39 +179,43 @@ struct ProfileIds {
 
 impl ProfileIds {
     /// Known keys keep their ids; unseen ones get ids after the largest,
-    /// in the importer's key order.
+    /// in the importer's key order (of the unseen keys).
     fn assign(dir: &Path, profiles: &TableSnapshot, keys: &Interner) -> Result<ProfileIds> {
-        let (known, max_id) = known_ids(&profiles_dir(dir), profiles)?;
-        let mut rank = vec![0i64; keys.values.len()];
-        let mut new = Vec::new();
-        let mut next = max_id;
-        for k in sorted_keys(keys) {
-            let key = &*keys.values[k as usize];
-            rank[k as usize] = match known.get(key) {
-                Some(&id) => id,
-                None => {
-                    next += 1;
-                    new.push((key.to_string(), next));
-                    next
-                }
-            };
+        let wanted: Vec<&str> = keys.values.iter().map(|k| &**k).collect();
+        let (known, max_id) = find_keys(&profiles_dir(dir), profiles, "external_id", &wanted)?;
+        let mut rank: Vec<i64> = known.iter().map(|id| id.unwrap_or(0)).collect();
+        let unseen: Vec<usize> = (0..wanted.len()).filter(|&k| known[k].is_none()).collect();
+        let names: Vec<&str> = unseen.iter().map(|&k| wanted[k]).collect();
+        let mut new = Vec::with_capacity(unseen.len());
+        for (next, position) in (max_id + 1..).zip(key_order(&names)) {
+            rank[unseen[position]] = next;
+            new.push((names[position].to_string(), next));
         }
         Ok(ProfileIds { rank, new })
     }
 }
 
-/// External id → profile id of every profile at `profiles`, and the
-/// largest id (0 without profiles).
-fn known_ids(table_dir: &Path, profiles: &TableSnapshot) -> Result<(HashMap<String, i64>, i64)> {
-    let mut known = HashMap::new();
+/// The profile id of each of `wanted` (values of the text column `key`)
+/// among the live files of `profiles` (the table at `table_dir`), and the
+/// largest profile id (0 without profiles). Only the wanted keys are
+/// indexed: a profile's key is looked up, never copied.
+pub(crate) fn find_keys(
+    table_dir: &Path,
+    profiles: &TableSnapshot,
+    key: &str,
+    wanted: &[&str],
+) -> Result<(Vec<Option<i64>>, i64)> {
+    let index: HashMap<&str, usize, foldhash::fast::RandomState> =
+        wanted.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let mut found = vec![None; wanted.len()];
     let mut max_id = 0;
-    scan_keys(table_dir, profiles, "external_id", |id, ext| {
+    scan_keys(table_dir, profiles, key, |id, k| {
         max_id = max_id.max(id);
-        if let Some(ext) = ext {
-            known.insert(ext.to_string(), id);
+        if let Some(&i) = k.and_then(|k| index.get(k)) {
+            found[i] = Some(id);
         }
     })?;
-    Ok((known, max_id))
+    Ok((found, max_id))
 }
 
 /// Calls `visit` with the profile id and the value of text column `key`

@@ -19,7 +19,7 @@ use crate::schema::{AMOUNT_PRECISION, AMOUNT_SCALE, amount_type};
 /// Strings → dense u32 codes in order of first appearance.
 #[derive(Debug, Default)]
 pub(super) struct Interner {
-    map: HashMap<Box<str>, u32>,
+    map: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
     pub(super) values: Vec<Box<str>>,
 }
 

@@ -23,9 +23,10 @@ use arrow::compute::kernels::zip::zip;
 use arrow::compute::{CastOptions, cast, cast_with_options, concat, take};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 
+use super::InputFormat;
+use super::append::find_keys;
 use super::collect::{Interner, ProfileCollector, Skips};
 use super::read::{ProfileSink, detect_format, read_file};
-use super::{InputFormat, scan_keys};
 use crate::dataset_write::DatasetWrite;
 use crate::error::{BadRow, Error, Result};
 use crate::layout::{PROFILES_DIR, profiles_dir};
@@ -529,14 +530,20 @@ fn match_keys(
     keys: &[String],
     pending: &[(String, i64)],
 ) -> Result<Matched> {
-    let (known, max_id) = known_keys(dir, table, key)?;
     let pending: HashMap<&str, i64> = pending.iter().map(|(k, id)| (k.as_str(), *id)).collect();
+    // An append's new profiles alone (no profile file): nothing to look up.
+    let (known, max_id) = if keys.iter().all(|k| pending.contains_key(k.as_str())) {
+        (vec![None; keys.len()], 0)
+    } else {
+        let wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
+        find_keys(&profiles_dir(dir), table, key, &wanted)?
+    };
     let mut next = pending.values().copied().fold(max_id, i64::max);
     let mut updates = HashMap::new();
     let mut created = Vec::new();
     for (row, k) in keys.iter().enumerate() {
         let row = row as u32;
-        if let Some(&id) = known.get(k.as_str()) {
+        if let Some(id) = known[row as usize] {
             updates.insert(id, row);
         } else if let Some(&id) = pending.get(k.as_str()) {
             created.push((id, row));
@@ -595,17 +602,4 @@ fn typed(column: &InputColumn, data_type: &DataType, file: &Path) -> Result<Arra
             " (the file's type could not be cast)"
         }
     )))
-}
-
-/// Key value → profile id of every profile, and the largest id.
-fn known_keys(dir: &Path, table: &TableSnapshot, key: &str) -> Result<(HashMap<String, i64>, i64)> {
-    let mut known = HashMap::new();
-    let mut max_id = 0;
-    scan_keys(&profiles_dir(dir), table, key, |id, k| {
-        max_id = max_id.max(id);
-        if let Some(k) = k {
-            known.insert(k.to_string(), id);
-        }
-    })?;
-    Ok((known, max_id))
 }

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
+use tokio::time::Instant;
+
 use strata_core::analytics::AnalyticsParams;
 use strata_core::report::{CohortPeriod, ReportKind, ReportRequest};
 use strata_proto::v1::{self, analytics_service_server::AnalyticsService};
@@ -12,6 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::Shared;
 use crate::convert;
 use crate::error::{Error, Result};
+use crate::state::Loaded;
 
 /// The service; cheap to clone.
 #[derive(Debug, Clone)]
@@ -40,7 +43,21 @@ impl AnalyticsSvc {
     ) -> Result<v1::Report> {
         let started = StdInstant::now();
         let deadline = self.shared.limits.deadline(req);
-        let loaded = self.shared.engines.current().await?;
+        self.shared
+            .engines
+            .on_current(|loaded| self.report_on(loaded, deadline, kind, &ask, started))
+            .await
+    }
+
+    /// [`report`](Self::report) on the engine of `loaded`.
+    async fn report_on(
+        &self,
+        loaded: Arc<Loaded>,
+        deadline: Instant,
+        kind: ReportKind,
+        ask: &Ask<'_>,
+        started: StdInstant,
+    ) -> Result<v1::Report> {
         let engine = &loaded.engine;
         let as_of = convert::as_of(engine, ask.as_of)?;
         let segment = match ask.segment.and_then(|s| s.source.as_ref()) {

@@ -5,6 +5,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
+use tokio::time::Instant;
+
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
 use arrow::record_batch::RecordBatch;
@@ -19,6 +21,7 @@ use crate::Shared;
 use crate::cache::CountKey;
 use crate::convert;
 use crate::error::{Error, Result};
+use crate::state::Loaded;
 
 /// Default and largest number of ids per streamed batch.
 const DEFAULT_BATCH: usize = 65_536;
@@ -45,7 +48,20 @@ impl SegmentSvc {
         let started = StdInstant::now();
         let deadline = self.shared.limits.deadline(&req);
         let req = req.into_inner();
-        let loaded = self.shared.engines.current().await?;
+        self.shared
+            .engines
+            .on_current(|loaded| self.count_on(loaded, deadline, &req, started))
+            .await
+    }
+
+    /// [`count`](Self::count) on the engine of `loaded`.
+    async fn count_on(
+        &self,
+        loaded: Arc<Loaded>,
+        deadline: Instant,
+        req: &v1::CountRequest,
+        started: StdInstant,
+    ) -> Result<v1::CountResponse> {
         let engine = &loaded.engine;
         let as_of = convert::as_of(engine, req.as_of.as_ref())?;
         let seg = convert::segment(engine, req.segment.as_ref())?;
@@ -141,7 +157,7 @@ impl SegmentSvc {
         let dir = self.shared.engines.dir().to_path_buf();
         self.shared.limits.detach(async move {
             let _admission = admission;
-            let started = tokio::time::Instant::now();
+            let started = Instant::now();
             let work = async {
                 let stream = engine.members(&seg.segment, as_of, &mreq).await?;
                 let mut batcher = Batcher {

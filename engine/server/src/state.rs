@@ -9,6 +9,7 @@
 //! needs no reopen: saved segments are read per query). Queries already
 //! running keep the engine they started with.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -145,6 +146,38 @@ impl EngineHandle {
         let next = Arc::new(next);
         *self.current.write().expect("engine lock") = next.clone();
         Ok(next)
+    }
+}
+
+impl EngineHandle {
+    /// Runs the query `run` on the current engine; when it fails inside
+    /// the engine and a write has made a newer version meanwhile, runs it
+    /// once more on that version. An erasure (or a vacuum) deletes the
+    /// files of the version before it as soon as the new version is
+    /// recorded, so a query that raced it fails on a missing file: its
+    /// client gets the answer of the new version instead, which the
+    /// answer names.
+    pub(crate) async fn on_current<T, F, Fut>(&self, run: F) -> Result<T>
+    where
+        F: Fn(Arc<Loaded>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let loaded = self.current().await?;
+        match run(loaded.clone()).await {
+            Err(e) if e.status_code() == tonic::Code::Internal => {
+                let now = self.current().await?;
+                if Arc::ptr_eq(&now.engine, &loaded.engine) {
+                    return Err(e);
+                }
+                tracing::info!(
+                    error = %e,
+                    version = %now.version,
+                    "a query raced a write that replaced its files; running it on the new version"
+                );
+                run(now).await
+            }
+            other => other,
+        }
     }
 }
 

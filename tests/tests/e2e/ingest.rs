@@ -262,3 +262,119 @@ async fn bad_streams_get_their_codes_and_nothing_is_written() {
         .unwrap();
     assert_eq!(ok.version, 1);
 }
+
+/// One append of a new customer `live-{i}` with one purchase of 7.77.
+fn live_append(i: usize) -> Vec<v1::AppendEventsRequest> {
+    let line = format!(
+        "{{\"customer\": \"live-{i}\", \"ts\": \"2025-12-{:02} 08:00:00\", \"kind\": \"purchase\", \"total\": 7.77}}\n",
+        1 + i % 28
+    );
+    chunks(append_options(&format!("live-{i}")), &line, 1 << 20)
+}
+
+const LIVE: &str = "count(purchase WHERE amount = 7.77) >= 1";
+const TIERED: &str = "loyalty_tier = 'streamed'";
+
+/// The writer of the concurrency test: 50 appends, an upsert after the
+/// 25th, a forget after the 40th, an optimize at the end. Returns the
+/// answers of [`LIVE`] and [`TIERED`] each version it made must give,
+/// [`LIVE`] answering `base` before the first.
+async fn write_all(server: &TestServer, base: u64) -> HashMap<String, (u64, u64)> {
+    let mut c = ingest(server).await;
+    let mut expected = HashMap::new();
+    let (mut live, mut tiered) = (base, 0u64);
+    for i in 1..=50 {
+        let r = append(&mut c, ADMIN, live_append(i)).await.unwrap();
+        live += 1;
+        expected.insert(r.dataset_version, (live, tiered));
+        if i == 25 {
+            let crm: String = std::iter::once("external_id,loyalty_tier\n".to_string())
+                .chain((1..=5).map(|k| format!("live-{k},streamed\n")))
+                .collect();
+            let upsert = v1::UpsertProfilesRequest {
+                options: Some(v1::UpsertOptions {
+                    format: v1::InputFormat::Csv as i32,
+                    ..Default::default()
+                }),
+                data: crm.into_bytes(),
+            };
+            let r = c
+                .upsert_profiles(with_token(tokio_stream::iter([upsert]), ADMIN))
+                .await
+                .unwrap()
+                .into_inner();
+            tiered = 5;
+            expected.insert(r.dataset_version, (live, tiered));
+        }
+        if i == 40 {
+            let forget = v1::ForgetProfilesRequest {
+                external_ids: vec!["live-2".into()],
+                ..Default::default()
+            };
+            let r = c
+                .forget_profiles(with_token(forget, ADMIN))
+                .await
+                .unwrap()
+                .into_inner();
+            (live, tiered) = (live - 1, tiered - 1);
+            expected.insert(r.dataset_version, (live, tiered));
+        }
+    }
+    let r = c
+        .optimize(with_token(v1::OptimizeRequest::default(), ADMIN))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.nothing_written, "the appends left months to optimize");
+    expected.insert(r.dataset_version, (live, tiered));
+    expected
+}
+
+#[tokio::test]
+async fn eight_readers_see_exactly_the_version_each_answer_names_while_writes_run() {
+    let server =
+        std::sync::Arc::new(TestServer::start(&["--token", ADMIN, "--read-token", READ]).await);
+    let initial = count(&server, LIVE).await;
+    assert_eq!(count(&server, TIERED).await.0, 0);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for r in 0..8 {
+        let (server, done) = (server.clone(), done.clone());
+        readers.push(tokio::spawn(async move {
+            let mut c = server.segments().await;
+            let mut seen = Vec::new();
+            let mut k = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || k < 4 {
+                let probe = if (r + k) % 2 == 0 { LIVE } else { TIERED };
+                let answer = c
+                    .count(with_token(count_req(probe), READ))
+                    .await
+                    .unwrap_or_else(|s| panic!("reader {r}, request {k}: {s:?}"))
+                    .into_inner();
+                seen.push((probe, answer.dataset_version, answer.count));
+                k += 1;
+            }
+            seen
+        }));
+    }
+    let mut expected = write_all(&server, initial.0).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    expected.insert(initial.1, (initial.0, 0));
+    let mut answers = 0;
+    let mut versions = std::collections::BTreeSet::new();
+    for reader in readers {
+        for (probe, version, n) in reader.await.unwrap() {
+            let (live, tiered) = expected.get(&version).unwrap_or_else(|| {
+                panic!("an answer names version {version}, which no write made")
+            });
+            let want = if probe == LIVE { *live } else { *tiered };
+            assert_eq!(n, want, "{probe} at {version}");
+            versions.insert(version);
+            answers += 1;
+        }
+    }
+    eprintln!("{answers} answers over {} versions", versions.len());
+    assert!(versions.len() >= 3, "the readers saw the data change");
+    assert_eq!(count(&server, LIVE).await.0, initial.0 + 49);
+    assert_eq!(count(&server, TIERED).await.0, 4);
+}

@@ -326,3 +326,39 @@ fn writes_killed_at_every_crash_point_leave_the_old_or_the_new_version() {
     let (ok, _, err) = run_strata(&["vacuum", "--data", s(&data), "--retain", "7x"]);
     assert!(!ok && err.contains("use h, d or w"), "{err}");
 }
+
+#[test]
+fn two_appenders_at_once_both_land_and_nothing_is_lost_or_doubled() {
+    let data = fresh("writes-two-appenders");
+    let mut children = Vec::new();
+    for who in ["twin-a", "twin-b"] {
+        let csv = data.with_extension(format!("{who}.csv"));
+        let mut rows = String::from("customer,ts,kind,total\n");
+        for day in 1..=20 {
+            rows.push_str(&format!("{who},2025-12-{day:02} 10:00:00,purchase,3.5\n"));
+        }
+        std::fs::write(&csv, rows).unwrap();
+        let child = Command::new(strata_bin())
+            .args(["append", "--data", s(&data), "--events", s(&csv)])
+            .args(["--profile-id", "customer", "--time", "ts"])
+            .args(["--event-type", "kind", "--amount", "total"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        children.push(child);
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(version(&data), 2, "two versions, one per appender");
+    for who in ["twin-a", "twin-b"] {
+        let exactly = format!("external_id = '{who}' AND count(purchase WHERE amount = 3.5) = 20");
+        assert_eq!(count(&data, &exactly), 1, "{who}");
+    }
+}
