@@ -211,3 +211,34 @@ async fn python_ingest_example_appends_once() {
         .insert("authorization", "Bearer py-admin".parse().unwrap());
     assert_eq!(c.count(req).await.unwrap().into_inner().count, 1);
 }
+
+/// A real public transactions file (CDNOW, from the `lifetimes` wheel on
+/// PyPI): 1997 imported, 1998 appended month by month with the import's
+/// flags, five customers forgotten; every count, the event total and a
+/// member list equal DuckDB's over the source minus those customers, and
+/// no Parquet file holds them (tests/public/cdnow.py).
+#[test]
+fn a_public_transactions_file_appended_by_month_and_forgotten_matches_duckdb() {
+    let Some(py) = python() else { return };
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cdnow");
+    let _ = std::fs::remove_dir_all(work.join("cdnow"));
+    let out = Command::new(py)
+        .arg(workspace().join("tests/public/cdnow.py"))
+        .arg("--strata")
+        .arg(strata_bin())
+        .arg("--work")
+        .arg(&work)
+        .output()
+        .expect("running tests/public/cdnow.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        10,
+        "{stdout}"
+    );
+}
