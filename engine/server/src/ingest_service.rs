@@ -96,6 +96,36 @@ impl IngestSvc {
         Ok(result)
     }
 
+    /// Spools the input `stream`, then runs `write` (dataset directory,
+    /// options, spooled file and its format) as [`write`](Self::write)
+    /// does; user errors about the file speak of the streamed input.
+    async fn streamed<C, F>(
+        &self,
+        stream: Streaming<C>,
+        write: F,
+    ) -> Result<Response<v1::WriteResult>, Status>
+    where
+        C: Chunk,
+        F: FnOnce(
+                &Path,
+                &C::Options,
+                &Path,
+                InputFormat,
+            ) -> strata_datasets::Result<v1::WriteResult>
+            + Send
+            + 'static,
+    {
+        let run = async {
+            let (options, mut spooled) = self.spool(stream).await?;
+            self.write(move |dir| {
+                let (file, format) = spooled.input()?;
+                write(dir, &options, &file, format).map_err(|e| about_input(e, &file))
+            })
+            .await
+        };
+        run.await.map(Response::new).map_err(|e| self.status(e))
+    }
+
     /// Receives a streamed input into the spool.
     async fn spool<C: Chunk>(&self, mut stream: Streaming<C>) -> Result<(C::Options, Spooled)> {
         let first = next(&mut stream)
@@ -358,65 +388,53 @@ impl IngestService for IngestSvc {
         &self,
         req: Request<Streaming<v1::AppendEventsRequest>>,
     ) -> Result<Response<v1::WriteResult>, Status> {
-        let run = async {
-            let (options, mut spooled) = self.spool(req.into_inner()).await?;
-            self.write(move |dir| {
-                let (file, format) = spooled.input()?;
-                let config = append_config(&options, file.clone(), format)?;
-                let k = key(&options.idempotency_key);
-                let s = strata_datasets::append(&config, dir, k.as_deref())
-                    .map_err(|e| about_input(e, &file))?;
-                Ok(v1::WriteResult {
-                    version: s.version,
-                    already_applied: s.already_applied,
-                    rows_read: s.input_rows,
-                    rows_skipped: s.skipped_rows,
-                    events_added: s.events,
-                    profiles_created: s.new_profiles,
-                    profiles_updated: s.updated_profiles,
-                    files_written: s.files,
-                    ..v1::WriteResult::default()
-                })
+        self.streamed(req.into_inner(), |dir, options, file, format| {
+            let config = append_config(options, file.to_path_buf(), format)?;
+            let k = key(&options.idempotency_key);
+            let s = strata_datasets::append(&config, dir, k.as_deref())?;
+            Ok(v1::WriteResult {
+                version: s.version,
+                already_applied: s.already_applied,
+                rows_read: s.input_rows,
+                rows_skipped: s.skipped_rows,
+                events_added: s.events,
+                profiles_created: s.new_profiles,
+                profiles_updated: s.updated_profiles,
+                files_written: s.files,
+                ..v1::WriteResult::default()
             })
-            .await
-        };
-        run.await.map(Response::new).map_err(|e| self.status(e))
+        })
+        .await
     }
 
     async fn upsert_profiles(
         &self,
         req: Request<Streaming<v1::UpsertProfilesRequest>>,
     ) -> Result<Response<v1::WriteResult>, Status> {
-        let run = async {
-            let (options, mut spooled) = self.spool(req.into_inner()).await?;
-            self.write(move |dir| {
-                let (file, format) = spooled.input()?;
-                let mut config = strata_datasets::UpsertConfig::new(file.clone());
-                config.format = Some(format);
-                config.delimiter = delimiter(&options.csv_delimiter)?;
-                if !options.key.is_empty() {
-                    config.key = options.key.clone();
-                }
-                config.add_columns = options.add_columns;
-                config.skip_bad_rows = options.skip_bad_rows;
-                let k = key(&options.idempotency_key);
-                let s = strata_datasets::upsert_profiles(dir, &config, k.as_deref())
-                    .map_err(|e| about_input(e, &file))?;
-                Ok(v1::WriteResult {
-                    version: s.version,
-                    already_applied: s.already_applied,
-                    rows_read: s.input_rows,
-                    rows_skipped: s.skipped_rows,
-                    profiles_created: s.created,
-                    profiles_updated: s.updated,
-                    files_written: s.files_rewritten,
-                    files_removed: s.files_rewritten,
-                    ..v1::WriteResult::default()
-                })
+        self.streamed(req.into_inner(), |dir, options, file, format| {
+            let mut config = strata_datasets::UpsertConfig::new(file.to_path_buf());
+            config.format = Some(format);
+            config.delimiter = delimiter(&options.csv_delimiter)?;
+            if !options.key.is_empty() {
+                config.key = options.key.clone();
+            }
+            config.add_columns = options.add_columns;
+            config.skip_bad_rows = options.skip_bad_rows;
+            let k = key(&options.idempotency_key);
+            let s = strata_datasets::upsert_profiles(dir, &config, k.as_deref())?;
+            Ok(v1::WriteResult {
+                version: s.version,
+                already_applied: s.already_applied,
+                rows_read: s.input_rows,
+                rows_skipped: s.skipped_rows,
+                profiles_created: s.created,
+                profiles_updated: s.updated,
+                files_written: s.files_rewritten,
+                files_removed: s.files_rewritten,
+                ..v1::WriteResult::default()
             })
-            .await
-        };
-        run.await.map(Response::new).map_err(|e| self.status(e))
+        })
+        .await
     }
 
     async fn forget_profiles(

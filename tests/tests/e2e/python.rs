@@ -153,18 +153,8 @@ print(n_profiles, n_events, buyers, months, profiles.version(), events.version()
 async fn python_example_client_runs() {
     let Some(py) = python() else { return };
     let server = TestServer::start(&["--token", "py-token"]).await;
-    let out = Command::new(py)
-        .arg(workspace().join("examples/python/client.py"))
-        .args(["--server", &server.addr, "--token", "py-token"])
-        .arg(SEG)
-        .output()
-        .expect("running the example");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = ["--server", &server.addr, "--token", "py-token", SEG];
+    let stdout = run_repo_script(&py, "examples/python/client.py", &args);
     let mut c = server.segments().await;
     let mut req = tonic::Request::new(count_req(SEG));
     req.metadata_mut()
@@ -183,18 +173,9 @@ async fn python_example_client_runs() {
 async fn python_ingest_example_appends_once() {
     let Some(py) = python() else { return };
     let server = TestServer::start(&["--token", "py-admin"]).await;
-    let out = Command::new(py)
-        .arg(workspace().join("examples/python/ingest.py"))
-        .args(["--server", &server.addr, "--token", "py-admin"])
-        .args(["--customer", "py-new-1", "--purchases", "4"])
-        .output()
-        .expect("running the example");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = ["--server", &server.addr, "--token", "py-admin"];
+    let args = [&args[..], &["--customer", "py-new-1", "--purchases", "4"]].concat();
+    let stdout = run_repo_script(&py, "examples/python/ingest.py", &args);
     assert!(stdout.contains("first: version 1 "), "{stdout}");
     assert!(
         stdout.contains("already_applied=False, events_added=4, profiles_created=1"),
@@ -222,23 +203,32 @@ fn a_public_transactions_file_appended_by_month_and_forgotten_matches_duckdb() {
     let Some(py) = python() else { return };
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cdnow");
     let _ = std::fs::remove_dir_all(work.join("cdnow"));
-    let out = Command::new(py)
-        .arg(workspace().join("tests/public/cdnow.py"))
-        .arg("--strata")
-        .arg(strata_bin())
-        .arg("--work")
-        .arg(&work)
-        .output()
-        .expect("running tests/public/cdnow.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (strata, work) = (strata_bin().to_str().unwrap(), work.to_str().unwrap());
+    let stdout = run_repo_script(
+        &py,
+        "tests/public/cdnow.py",
+        &["--strata", strata, "--work", work],
     );
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
         10,
         "{stdout}"
     );
+}
+
+/// Runs the repository's Python script `script` with `args`; its stdout,
+/// after asserting that it succeeded.
+fn run_repo_script(py: &Path, script: &str, args: &[&str]) -> String {
+    let out = Command::new(py)
+        .arg(workspace().join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
