@@ -9,7 +9,8 @@
    DIR) and writes 1997 as one CSV and each month of 1998 as another;
 2. `strata import`s 1997, `strata append`s each 1998 month with exactly the
    import's column flags, then `strata forget`s five customers;
-3. checks every count below, the event total and one member list against
+3. checks every count below, the lifecycle report, the event total and one
+   member list against
    DuckDB over the source rows minus the forgotten customers, that Python
    deltalake and Polars read the same number of events, and that no
    Parquet file anywhere under the dataset holds a forgotten customer (by
@@ -19,6 +20,7 @@ Exits non-zero on the first difference.
 
 import argparse
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -56,6 +58,23 @@ CHECKS = {
     "max(purchase.amount) >= 200":
         "SELECT count(*) FROM (SELECT customer FROM src GROUP BY 1 HAVING max(amount) >= 200)",
 }
+# Lifecycle (docs/design.md "Lifecycle", W = 90 days): C = [as_of - W,
+# as_of), P = [as_of - 2W, as_of - W).
+LIFECYCLE_SQL = f"""
+    WITH bits AS (
+        SELECT customer,
+               bool_or(ts >= TIMESTAMP '{AS_OF}' - INTERVAL 90 DAY) AS c,
+               bool_or(ts >= TIMESTAMP '{AS_OF}' - INTERVAL 180 DAY
+                       AND ts < TIMESTAMP '{AS_OF}' - INTERVAL 90 DAY) AS p
+        FROM src WHERE ts < TIMESTAMP '{AS_OF}' GROUP BY 1)
+    SELECT CASE WHEN c AND p THEN 'returning'
+                WHEN c AND customer IN (SELECT customer FROM src
+                                        WHERE ts < TIMESTAMP '{AS_OF}' - INTERVAL 180 DAY) THEN 'resurrecting'
+                WHEN c THEN 'new'
+                WHEN p THEN 'dormant'
+                ELSE 'lost' END AS state,
+           count(*)
+    FROM bits GROUP BY 1"""
 MEMBERS = "count(purchase WITHIN 30d) >= 2"
 MEMBERS_SQL = (f"SELECT DISTINCT customer FROM src WHERE ts >= TIMESTAMP '{AS_OF}' - INTERVAL 30 DAY"
                f" AND ts < TIMESTAMP '{AS_OF}' GROUP BY 1 HAVING count(*) >= 2 ORDER BY 1")
@@ -144,6 +163,14 @@ def main():
     if got != want:
         fail(f"members of {MEMBERS}: {len(got)} from strata, {len(want)} from DuckDB")
     print(f"ok {len(got):>6}  members of {MEMBERS}")
+
+    report = json.loads(run(a.strata, "lifecycle", "--data", data, "--as-of", AS_OF, "--format", "json"))
+    got = {r["state"]: r["profiles"] for r in report["tables"]["states"] if r["state"] != "churned"}
+    want = dict.fromkeys(["new", "returning", "resurrecting", "dormant", "lost", "never"], 0)
+    want.update(dict(db.execute(LIFECYCLE_SQL).fetchall()))
+    if got != want:
+        fail(f"lifecycle: strata {got}, DuckDB {want}")
+    print(f"ok {sum(got.values()):>6}  lifecycle states {got}")
 
     holders = []
     for path in glob.glob(os.path.join(data, "**", "*.parquet"), recursive=True):

@@ -211,7 +211,7 @@ fn a_public_transactions_file_appended_by_month_and_forgotten_matches_duckdb() {
     );
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        10,
+        11,
         "{stdout}"
     );
 }
