@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::compute::concat_batches;
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::{Field, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 
@@ -164,28 +164,63 @@ fn rewrite_events(
         if !wanted || laid_out(&files, cuts, config.rows_per_file) {
             continue;
         }
-        let batch = read_files(&dir.join(EVENTS_DIR), &files, &events.file_schema)?;
-        let pid = column::<Int64Type>(&batch, "profile_id")?;
-        let time = column::<TimestampMicrosecondType>(&batch, "event_time")?;
-        let written = write_events(
-            dir,
-            &events.file_schema,
-            batch.columns(),
-            (pid, time),
-            FileCuts {
-                rows: config.rows_per_file,
-                chunks: cuts,
-            },
-            |n| format!("part-{tag}-{n:05}.parquet"),
-        )?;
-        check_rows(month, &files, batch.num_rows())?;
-        out.rows += batch.num_rows() as u64;
+        let (written, rows) = rewrite_month(dir, &events.file_schema, &files, cuts, config, tag)?;
+        check_rows(month, &files, rows)?;
+        out.rows += rows as u64;
         out.bytes += written.iter().map(|w| w.bytes).sum::<u64>();
         out.adds.extend(written.iter().map(WrittenFile::to_commit));
         out.removes.extend(files.into_iter().cloned());
         months.push(month.to_string());
     }
     Ok(out)
+}
+
+/// Writes the rows of one month's `files` again, chunk by chunk (one
+/// chunk's rows in memory at a time: appended files lie in one chunk
+/// each, so a file is read about once); returns the files written and the
+/// rows they hold.
+fn rewrite_month(
+    dir: &Path,
+    schema: &SchemaRef,
+    files: &[&TableFile],
+    cuts: &[i64],
+    config: &OptimizeConfig,
+    tag: &str,
+) -> Result<(Vec<WrittenFile>, usize)> {
+    let mut written = Vec::new();
+    let mut rows = 0;
+    for chunk in 0..=cuts.len() {
+        let lo = chunk.checked_sub(1).map_or(i64::MIN, |c| cuts[c]);
+        let hi = cuts.get(chunk).copied().unwrap_or(i64::MAX);
+        let holding: Vec<&TableFile> = files
+            .iter()
+            .copied()
+            .filter(|f| id_range(f).is_none_or(|(a, b)| a < hi && b >= lo))
+            .collect();
+        if holding.is_empty() {
+            continue;
+        }
+        let batch = read_files(&dir.join(EVENTS_DIR), &holding, schema, Some((lo, hi)))?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let pid = column::<Int64Type>(&batch, "profile_id")?;
+        let time = column::<TimestampMicrosecondType>(&batch, "event_time")?;
+        let cuts = FileCuts {
+            rows: config.rows_per_file,
+            chunks: cuts,
+        };
+        written.extend(write_events(
+            dir,
+            schema,
+            batch.columns(),
+            (pid, time),
+            cuts,
+            |n| format!("part-{tag}-c{chunk:03}-{n:04}.parquet"),
+        )?);
+        rows += batch.num_rows();
+    }
+    Ok((written, rows))
 }
 
 /// Merges each run of two or more adjacent small files of `profiles`
@@ -200,7 +235,7 @@ fn merge_profiles(
     let small = (rows_per_file as u64 / SMALL_FRACTION).max(1);
     let mut out = Rewritten::default();
     for (n, run) in small_runs(profiles, small).into_iter().enumerate() {
-        let batch = read_files(&table_dir, &run, &profiles.file_schema)?;
+        let batch = read_files(&table_dir, &run, &profiles.file_schema, None)?;
         check_rows("profiles", &run, batch.num_rows())?;
         for (k, start) in (0..batch.num_rows()).step_by(rows_per_file).enumerate() {
             let part = batch.slice(start, rows_per_file.min(batch.num_rows() - start));
@@ -250,8 +285,14 @@ fn small_runs(table: &TableSnapshot, small: u64) -> Vec<Vec<&TableFile>> {
 }
 
 /// Every row of `files` (under `table_dir`) in the order given, as
-/// `schema` (files written before a column was added read it as NULL).
-fn read_files(table_dir: &Path, files: &[&TableFile], schema: &SchemaRef) -> Result<RecordBatch> {
+/// `schema` (files written before a column was added read it as NULL);
+/// with `ids`, only the rows whose `profile_id` is in `lo..hi`.
+fn read_files(
+    table_dir: &Path,
+    files: &[&TableFile],
+    schema: &SchemaRef,
+    ids: Option<(i64, i64)>,
+) -> Result<RecordBatch> {
     let schema = with_field_metadata(table_dir, files, schema)?;
     let mut batches = Vec::new();
     for file in files {
@@ -264,10 +305,24 @@ fn read_files(table_dir: &Path, files: &[&TableFile], schema: &SchemaRef) -> Res
                 .collect();
             let columns: Vec<ArrayRef> =
                 conform(&fields, batch.columns(), &schema, table_name(table_dir))?;
-            batches.push(RecordBatch::try_new(schema.clone(), columns)?);
+            let batch = RecordBatch::try_new(schema.clone(), columns)?;
+            batches.push(match ids {
+                Some(range) => in_range(&batch, range)?,
+                None => batch,
+            });
         }
     }
     Ok(concat_batches(&schema, &batches)?)
+}
+
+/// The rows of `batch` whose `profile_id` is in `lo..hi`.
+fn in_range(batch: &RecordBatch, (lo, hi): (i64, i64)) -> Result<RecordBatch> {
+    let pid = column::<Int64Type>(batch, "profile_id")?;
+    if pid.iter().all(|&p| p >= lo && p < hi) {
+        return Ok(batch.clone());
+    }
+    let keep: BooleanArray = pid.iter().map(|&p| Some(p >= lo && p < hi)).collect();
+    Ok(filter_record_batch(batch, &keep)?)
 }
 
 /// `schema` with each field's metadata (the importer's `source_column`)

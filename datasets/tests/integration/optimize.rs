@@ -244,3 +244,36 @@ fn vacuum_deletes_what_no_retained_version_lists() {
     assert!(err.to_string().contains("vacuum"), "{err}");
     assert!(block_on(load_snapshot(&dir, Some(4))).unwrap().is_ok());
 }
+
+#[test]
+fn files_that_straddle_a_chunk_boundary_are_split_at_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = dataset(tmp.path());
+    // Record one more boundary, inside the first chunk: every file of that
+    // chunk now straddles it (as files written before chunks were recorded
+    // may).
+    let record = dir.join("_strata_log/00000000000000000000.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let mut cuts: Vec<i64> = serde_json::from_value(v["chunks"].clone()).unwrap();
+    cuts.insert(0, 500);
+    v["chunks"] = serde_json::to_value(&cuts).unwrap();
+    std::fs::write(&record, serde_json::to_string(&v).unwrap()).unwrap();
+    let before = (events(&dir), profiles(&dir));
+
+    let done = optimize(&dir, &OptimizeConfig::default()).unwrap();
+    assert!(
+        done.files_removed > 0 && done.version == Some(1),
+        "{done:?}"
+    );
+    assert_eq!((events(&dir), profiles(&dir)), before, "rows do not change");
+    let (files, _) = snapshot_files(&dir);
+    for (month, r) in ranges(&files) {
+        let chunks: Vec<usize> = r.iter().map(|&r| chunk(&cuts, r)).collect();
+        assert!(chunks.windows(2).all(|w| w[0] < w[1]), "{month}: {r:?}");
+    }
+    assert_eq!(
+        optimize(&dir, &OptimizeConfig::default()).unwrap().version,
+        None
+    );
+}
