@@ -155,11 +155,11 @@ impl SegmentSvc {
         let (done_tx, done_rx) = oneshot::channel();
         let idle = self.shared.limits.stream_idle_timeout();
         let dir = self.shared.engines.dir().to_path_buf();
+        let shared = self.shared.clone();
         self.shared.limits.detach(async move {
             let _admission = admission;
             let started = Instant::now();
             let work = async {
-                let stream = engine.members(&seg.segment, as_of, &mreq).await?;
                 let mut batcher = Batcher {
                     tx: &tx,
                     idle,
@@ -171,7 +171,29 @@ impl SegmentSvc {
                     pending_rows: 0,
                     sent: 0,
                 };
-                batcher.run(stream).await
+                let mut engine = engine;
+                let mut rerun = false;
+                loop {
+                    let result = match engine.members(&seg.segment, as_of, &mreq).await {
+                        Ok(stream) => batcher.run(stream).await,
+                        Err(e) => Err(e.into()),
+                    };
+                    // Nothing sent yet: a list that raced an erasure's
+                    // deletions is run again on the new version, as a
+                    // count would be (`EngineHandle::on_current`).
+                    let Err(e) = result else { return Ok(()) };
+                    if rerun || batcher.sent > 0 || e.status_code() != tonic::Code::Internal {
+                        return Err(e);
+                    }
+                    let now = shared.engines.current().await?;
+                    if Arc::ptr_eq(&now.engine, &engine) {
+                        return Err(e);
+                    }
+                    tracing::info!(error = %e, version = %now.version, "a member list raced a write; running it on the new version");
+                    (engine, rerun) = (now.engine.clone(), true);
+                    batcher.pending.clear();
+                    batcher.pending_rows = 0;
+                }
             };
             // A panic anywhere in the query ends the stream with an error.
             let work = std::panic::AssertUnwindSafe(work).catch_unwind();
