@@ -503,7 +503,7 @@ fn event_arrays(
     Ok((fields, cols, pid))
 }
 
-fn month_key(t: i64) -> i32 {
+pub(crate) fn month_key(t: i64) -> i32 {
     let dt = DateTime::from_timestamp_micros(t).expect("parsed times are in range");
     dt.year() * 12 + dt.month0() as i32
 }

@@ -35,9 +35,12 @@ use crate::table::{Change, NewFile, TableFile, TableSnapshot};
 /// The operation name of an optimize in the dataset log.
 pub const OPTIMIZE_OPERATION: &str = "optimize";
 
-/// A profiles file with fewer rows than `rows_per_file / SMALL_FRACTION`
-/// is small.
+/// A file with fewer rows than `rows_per_file / SMALL_FRACTION` is small.
 const SMALL_FRACTION: u64 = 8;
+
+/// An append that would leave a chunk of a month with this many small
+/// files merges them into its own file of that chunk instead.
+const MERGE_AT: usize = 8;
 
 /// What [`optimize`] does.
 #[derive(Debug, Clone)]
@@ -221,6 +224,50 @@ fn rewrite_month(
         rows += batch.num_rows();
     }
     Ok((written, rows))
+}
+
+/// The small events files an append touching the chunks `touched`
+/// (event month `YYYY-MM`, chunk) should merge into its own files: those
+/// of each touched chunk that already has `MERGE_AT - 1` or more small
+/// files lying inside it. Appends then leave at most `MERGE_AT` small
+/// files per chunk and month, so months stay fast between optimizes.
+pub(crate) fn small_files_to_merge(
+    events: &TableSnapshot,
+    cuts: &[i64],
+    rows_per_file: usize,
+    touched: &std::collections::BTreeSet<(String, usize)>,
+) -> Vec<TableFile> {
+    let small = (rows_per_file as u64 / SMALL_FRACTION).max(1);
+    let mut groups: BTreeMap<(String, usize), Vec<&TableFile>> = BTreeMap::new();
+    for file in &events.files {
+        let Some((lo, hi)) = id_range(file) else {
+            continue;
+        };
+        let chunk = crate::chunks::chunk_of(cuts, lo);
+        let key = (crate::chunks::month_of(file).to_string(), chunk);
+        if rows(file) < small
+            && chunk == crate::chunks::chunk_of(cuts, hi)
+            && touched.contains(&key)
+        {
+            groups.entry(key).or_default().push(file);
+        }
+    }
+    groups
+        .into_values()
+        .filter(|files| files.len() + 1 >= MERGE_AT)
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+/// Every row of the events `files`, as the table's `schema`.
+pub(crate) fn read_events(
+    dir: &Path,
+    files: &[TableFile],
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let files: Vec<&TableFile> = files.iter().collect();
+    read_files(&dir.join(EVENTS_DIR), &files, schema, None)
 }
 
 /// Merges each run of two or more adjacent small files of `profiles`

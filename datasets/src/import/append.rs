@@ -9,7 +9,7 @@
 //! and committed together with the new profiles: readers see all of it or
 //! none of it ([`crate::dataset_write`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -22,11 +22,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::upsert::{Input, ProfileSource, read_profiles, write_profiles};
 use super::{FileCuts, Inputs, Interner, event_arrays, key_order, read_inputs, write_events};
+use crate::chunks::chunk_of;
 use crate::dataset_write::DatasetWrite;
 use crate::error::{BadRow, Error, Result};
 use crate::import::ImportConfig;
 use crate::layout::{EVENTS_DIR, PROFILES_DIR, profiles_dir};
-use crate::table::{Change, NewFile, TableSnapshot};
+use crate::optimize::{read_events, small_files_to_merge};
+use crate::table::{Change, NewFile, TableFile, TableSnapshot};
 
 /// What [`append`] did.
 #[derive(Debug, Clone, Default)]
@@ -102,14 +104,19 @@ pub fn append(
         write.base().version + 1,
         rand::random::<u32>()
     );
+    let cuts = write.chunks(&table);
+    let touched = touched_chunks(&pid, &events.time, &cuts);
+    let merged = small_files_to_merge(&table, &cuts, config.rows_per_file, &touched);
+    let (columns, all_pid, all_time) =
+        with_merged(dir, &table, &merged, columns, &pid, &events.time)?;
     let written = write_events(
         dir,
         &table.file_schema,
         &columns,
-        (&pid, &events.time),
+        (&all_pid, &all_time),
         FileCuts {
             rows: config.rows_per_file,
-            chunks: &write.chunks(&table),
+            chunks: &cuts,
         },
         |n| format!("part-{tag}-{n:05}.parquet"),
     )?;
@@ -125,7 +132,7 @@ pub fn append(
     };
     let adds: Vec<NewFile> = written.iter().map(|w| w.to_commit()).collect();
     if !adds.is_empty() {
-        write.commit(EVENTS_DIR, &adds, &[], Change::Append)?;
+        write.commit(EVENTS_DIR, &adds, &merged, Change::Append)?;
     }
     let input = match &config.profiles {
         Some(file) => {
@@ -167,6 +174,55 @@ pub fn append(
         .version;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The (event month `YYYY-MM`, chunk) of every event.
+fn touched_chunks(pid: &[i64], time: &[i64], cuts: &[i64]) -> BTreeSet<(String, usize)> {
+    let keys: BTreeSet<(i32, usize)> = pid
+        .iter()
+        .zip(time)
+        .map(|(&p, &t)| (super::month_key(t), chunk_of(cuts, p)))
+        .collect();
+    keys.into_iter()
+        .map(|(m, c)| {
+            (
+                format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1),
+                c,
+            )
+        })
+        .collect()
+}
+
+/// The new events' `columns`, profile ids and times, followed by the rows
+/// of the small files `merged` (read as the table's schema).
+fn with_merged(
+    dir: &Path,
+    table: &TableSnapshot,
+    merged: &[TableFile],
+    columns: Vec<ArrayRef>,
+    pid: &[i64],
+    time: &[i64],
+) -> Result<(Vec<ArrayRef>, Vec<i64>, Vec<i64>)> {
+    if merged.is_empty() {
+        return Ok((columns, pid.to_vec(), time.to_vec()));
+    }
+    let old = read_events(dir, merged, &table.file_schema)?;
+    let old_pid = old
+        .column_by_name("profile_id")
+        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int64Type>())
+        .ok_or_else(|| Error::Internal("events: profile_id is not Int64".into()))?;
+    let old_time = old
+        .column_by_name("event_time")
+        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>())
+        .ok_or_else(|| Error::Internal("events: event_time is not a timestamp".into()))?;
+    let columns = columns
+        .iter()
+        .zip(old.columns())
+        .map(|(new, old)| arrow::compute::concat(&[new.as_ref(), old.as_ref()]))
+        .collect::<Result<Vec<_>, _>>()?;
+    let all_pid = pid.iter().chain(old_pid.values()).copied().collect();
+    let all_time = time.iter().chain(old_time.values()).copied().collect();
+    Ok((columns, all_pid, all_time))
 }
 
 /// The profile id of every input key.

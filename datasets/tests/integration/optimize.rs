@@ -277,3 +277,31 @@ fn files_that_straddle_a_chunk_boundary_are_split_at_it() {
         None
     );
 }
+
+#[test]
+fn appends_merge_a_chunks_small_files_once_there_are_eight() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = dataset(tmp.path());
+    let cuts = recorded_chunks(&dir);
+    let (low, low_id) = {
+        let p = profiles(&dir);
+        let (e, i) = p.iter().min_by_key(|(_, i)| **i).unwrap();
+        (e.clone(), *i)
+    };
+    let mut expected = events(&dir);
+    for day in 1..=12 {
+        let t = format!("2025-12-{day:02} 09:00:00");
+        let rows = [(low.as_str(), t.as_str(), "purchase", "4")];
+        append(&csv(tmp.path(), &format!("d{day}.csv"), &rows), &dir, None).unwrap();
+        let micros = strata_datasets::parse_timestamp(&t).unwrap();
+        expected.push((low_id, "purchase".to_string(), micros));
+        let (files, _) = snapshot_files(&dir);
+        let in_chunk = ranges(&files)["2025-12"]
+            .iter()
+            .filter(|&&r| chunk(&cuts, r) == 0)
+            .count();
+        assert!(in_chunk <= 8, "day {day}: {in_chunk} files in the chunk");
+    }
+    expected.sort();
+    assert_eq!(events(&dir), expected, "every event once");
+}
