@@ -40,6 +40,17 @@ pub trait Catalog {
     fn segment(&self, name: &str) -> Option<String>;
     /// Every saved segment name (for did-you-mean).
     fn segments(&self) -> Vec<String>;
+    /// Every value of a text profile attribute, when the column has few
+    /// distinct values and they are known cheaply; `None` otherwise (no
+    /// warning is given for its values, see [`crate::warnings`]).
+    fn profile_values(&self, _name: &str) -> Option<Vec<String>> {
+        None
+    }
+    /// Every value of a text event property over all event types, like
+    /// [`Catalog::profile_values`].
+    fn event_values(&self, _name: &str) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// An in-memory catalog, for tests, docs and programs that know their schema.
@@ -49,6 +60,12 @@ pub struct StaticCatalog {
     pub event_properties: BTreeMap<String, FieldType>,
     pub event_types: Vec<String>,
     pub segments: BTreeMap<String, String>,
+    /// Known values of text profile attributes.
+    #[serde(default)]
+    pub profile_values: BTreeMap<String, Vec<String>>,
+    /// Known values of text event properties.
+    #[serde(default)]
+    pub event_values: BTreeMap<String, Vec<String>>,
 }
 
 impl Catalog for StaticCatalog {
@@ -72,6 +89,12 @@ impl Catalog for StaticCatalog {
     }
     fn segments(&self) -> Vec<String> {
         self.segments.keys().cloned().collect()
+    }
+    fn profile_values(&self, name: &str) -> Option<Vec<String>> {
+        self.profile_values.get(name).cloned()
+    }
+    fn event_values(&self, name: &str) -> Option<Vec<String>> {
+        self.event_values.get(name).cloned()
     }
 }
 
@@ -99,6 +122,28 @@ impl StaticCatalog {
         if !self.event_types.contains(&name) {
             self.event_types.push(name);
         }
+        self
+    }
+
+    /// Records every value of a text profile attribute.
+    pub fn with_profile_values<S: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
+        let values = values.into_iter().map(Into::into).collect();
+        self.profile_values.insert(name.into(), values);
+        self
+    }
+
+    /// Records every value of a text event property.
+    pub fn with_event_values<S: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
+        let values = values.into_iter().map(Into::into).collect();
+        self.event_values.insert(name.into(), values);
         self
     }
 

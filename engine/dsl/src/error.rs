@@ -58,6 +58,30 @@ pub struct Diagnostic {
     pub replacement: Option<String>,
     /// Other places worth pointing at, e.g. the `(` that is never closed.
     pub related: Vec<Related>,
+    /// A mistake, or a warning about a segment that runs but is likely
+    /// not what was meant.
+    pub severity: Severity,
+}
+
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// The segment cannot run.
+    #[default]
+    Error,
+    /// The segment runs, but probably does not say what was meant (e.g. a
+    /// value no profile has): see [`crate::warnings`].
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`, as rendered.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
 }
 
 /// A secondary location of a [`Diagnostic`].
@@ -77,6 +101,15 @@ impl Diagnostic {
             suggestion: None,
             replacement: None,
             related: Vec::new(),
+            severity: Severity::Error,
+        }
+    }
+
+    /// A warning with a message and nothing else.
+    pub fn warning(span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::new(span, message)
         }
     }
 
@@ -275,7 +308,7 @@ fn render_one(out: &mut String, d: &Diagnostic, src: &str) {
     marks.sort_by_key(|(l, ..)| *l);
     let max_line = marks.iter().map(|(l, ..)| *l).max().unwrap_or(l);
     let gutter = " ".repeat(max_line.to_string().len());
-    let _ = writeln!(out, "error: {}", d.message);
+    let _ = writeln!(out, "{}: {}", d.severity.label(), d.message);
     let _ = writeln!(out, "{gutter}--> {line}:{col}");
     let _ = writeln!(out, "{gutter} |");
     let mut shown = None;

@@ -76,6 +76,7 @@ mod check;
 mod error;
 mod format;
 mod lexer;
+mod lint;
 mod locate;
 mod parser;
 mod size;
@@ -86,7 +87,7 @@ mod validate;
 mod visit;
 
 pub use catalog::{Catalog, FieldType, StaticCatalog};
-pub use error::{Diagnostic, Diagnostics, Error, Related, Result};
+pub use error::{Diagnostic, Diagnostics, Error, Related, Result, Severity};
 pub use size::{
     MAX_CONDITIONS, MAX_DEPTH, MAX_LIST_VALUES, OverLimit, SegmentRef, Shape, Size, shape,
 };
@@ -129,6 +130,15 @@ pub fn parse_and_check(src: &str, catalog: &dyn Catalog) -> Result<Segment> {
     let seg = parser::parse_syntax(src).map_err(Diagnostics)?;
     finish(check::check(&seg, catalog, Some(src)))?;
     Ok(seg)
+}
+
+/// Warnings about a checked segment that runs but probably does not say
+/// what was meant: a text value that no profile or event has, among the
+/// values the catalog knows ([`Catalog::profile_values`]). `src` is the
+/// segment's text, to point at the values exactly. The segment still runs;
+/// show the warnings with [`Diagnostics::render`].
+pub fn warnings(segment: &Segment, catalog: &dyn Catalog, src: Option<&str>) -> Diagnostics {
+    Diagnostics(lint::warnings(segment, catalog, src))
 }
 
 fn finish(diags: Vec<Diagnostic>) -> Result<()> {

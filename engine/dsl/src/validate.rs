@@ -9,6 +9,7 @@ use crate::ast::{
     Span, TimeUnit, TimeValue, Value, Window,
 };
 use crate::error::Diagnostic;
+use crate::format;
 use crate::locate::Locator;
 use crate::parser::operand_span;
 use crate::size;
@@ -160,15 +161,21 @@ impl Validator<'_> {
             ExprKind::Between { lhs, low, high, .. } => {
                 self.value(low, self.loc.value(region(lhs), 0, e.span));
                 self.value(high, self.loc.value(region(lhs), 1, e.span));
-                if let (Some(l), Some(h)) = (order_key(low), order_key(high))
-                    && l.greater_than(&h)
-                {
+                if range_is_empty(low, high) {
                     self.push(
                         Diagnostic::new(
                             e.span,
                             "the range is empty: the low end is greater than the high end",
                         )
-                        .with_suggestion("write the smaller value first: BETWEEN low AND high"),
+                        .with_suggestion(format!(
+                            "write the {} first: BETWEEN {} AND {}",
+                            match low {
+                                Value::Time(_) => "earlier time",
+                                _ => "smaller value",
+                            },
+                            format::value(high),
+                            format::value(low)
+                        )),
                     );
                 }
             }
@@ -247,19 +254,32 @@ impl Validator<'_> {
         let span = self.loc.window(f.span, f.span);
         match w {
             Window::Within { duration } => self.duration(duration, span),
-            Window::Since { from } => self.time(from, span),
+            Window::Since { from } => {
+                self.time(from, span);
+                if *from == TimeValue::Now {
+                    self.push(
+                        Diagnostic::new(
+                            span,
+                            "the window is empty: SINCE now ends where it starts",
+                        )
+                        .with_suggestion("events before as_of: drop the window, or SINCE today"),
+                    );
+                }
+            }
             Window::Between { from, to } => {
                 self.time(from, span);
                 self.time(to, span);
-                if let (Some(a), Some(b)) = (time_key(from), time_key(to))
-                    && a >= b
-                {
+                if never_before(from, to) {
                     self.push(
                         Diagnostic::new(
                             span,
                             "the window is empty: its start is not before its end",
                         )
-                        .with_suggestion("write the earlier time first: BETWEEN earlier AND later"),
+                        .with_suggestion(format!(
+                            "write the earlier time first: BETWEEN {} AND {}",
+                            format::time_value(to),
+                            format::time_value(from)
+                        )),
                     );
                 }
             }
@@ -375,6 +395,52 @@ impl<'n> Visitor<'n> for Validator<'_> {
         self.tail(e);
         Ok(Recursion::Continue)
     }
+}
+
+/// True when the range `low..=high` holds no value, whatever as_of is:
+/// literals of one kind in the wrong order, or relative times whose low end
+/// is always the later instant (`BETWEEN -25y AND -35y`).
+fn range_is_empty(low: &Value, high: &Value) -> bool {
+    if let (Value::Time(l), Value::Time(h)) = (low, high)
+        && let (Some(l), Some(h)) = (before_as_of(l), before_as_of(h))
+    {
+        return l.1 < h.0;
+    }
+    matches!((order_key(low), order_key(high)), (Some(l), Some(h)) if l.greater_than(&h))
+}
+
+/// True when instant `a` is at or after instant `b` for every as_of, so
+/// the window `[a, b)` is empty: absolute times in that order, or relative
+/// times where `a` is never further back than `b` (`BETWEEN -30d AND -60d`).
+fn never_before(a: &TimeValue, b: &TimeValue) -> bool {
+    if let (Some(a), Some(b)) = (before_as_of(a), before_as_of(b)) {
+        return b.0 >= a.1;
+    }
+    matches!((time_key(a), time_key(b)), (Some(a), Some(b)) if a >= b)
+}
+
+/// How far before as_of a relative time falls, as the least and the most
+/// microseconds over all as_of: calendar months are 28 to 31 days back,
+/// years 365 to 366, `today` is up to a day back. None for absolute times.
+fn before_as_of(t: &TimeValue) -> Option<(i64, i64)> {
+    const HOUR: i64 = 3_600_000_000;
+    const DAY: i64 = 24 * HOUR;
+    let (lo, hi) = match t {
+        TimeValue::Now => (0, 0),
+        TimeValue::Today => (0, DAY - 1),
+        TimeValue::Ago { duration } => {
+            let n = i64::from(duration.amount);
+            match duration.unit {
+                TimeUnit::Hours => (n * HOUR, n * HOUR),
+                TimeUnit::Days => (n * DAY, n * DAY),
+                TimeUnit::Weeks => (7 * n * DAY, 7 * n * DAY),
+                TimeUnit::Months => (28 * n * DAY, 31 * n * DAY),
+                TimeUnit::Years => (365 * n * DAY, 366 * n * DAY),
+            }
+        }
+        TimeValue::Date { .. } | TimeValue::Timestamp { .. } => return None,
+    };
+    Some((lo, hi))
 }
 
 /// A comparable key for literal values of one kind (numbers, strings,

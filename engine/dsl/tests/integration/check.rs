@@ -25,6 +25,13 @@ fn valid_segments_check() {
         "IN SEGMENT vip AND NOT IN SEGMENT vip_reachable",
         "performed(cart_abandoned WHERE amount >= 200 WITHIN 7d) AND NOT performed(purchase WITHIN 7d)",
         "count(any WHERE NOT (channel = 'web' OR channel = 'app') SINCE -6m) = 0",
+        // Relative ends in order, or in an order that depends on as_of.
+        "count(purchase BETWEEN -60d AND -30d) > 0",
+        "count(purchase BETWEEN -1m AND -30d) > 0",
+        "performed(purchase BETWEEN today AND now)",
+        "performed(purchase BETWEEN -1y AND -360d)",
+        "birth_date BETWEEN -35y AND -25y",
+        "birth_date BETWEEN -12m AND -1y",
     ] {
         ok(src);
     }
@@ -120,5 +127,75 @@ fn diagnostics_without_spans_come_in_walk_order() {
             "sum(...) needs a numeric property, but `currency` is text",
             "unknown field `contry`",
         ]
+    );
+}
+
+/// The demo catalog knowing the values of two columns.
+fn with_values() -> StaticCatalog {
+    catalog()
+        .with_profile_values("loyalty_tier", ["bronze", "silver", "gold"])
+        .with_event_values("category", ["shoes", "bags", "outdoor"])
+}
+
+fn warnings(src: &str) -> String {
+    let c = with_values();
+    let seg = strata_dsl::parse_and_check(src, &c).expect("a valid segment");
+    strata_dsl::warnings(&seg, &c, Some(src)).render(src)
+}
+
+#[test]
+fn a_value_no_profile_has_is_a_warning_with_the_known_values() {
+    let src = "loyalty_tier = 'Gold' AND consent_email";
+    assert_eq!(
+        warnings(src),
+        "warning: no profile has `loyalty_tier` = 'Gold'\n \
+         --> 1:16\n  |\n1 | loyalty_tier = 'Gold' AND consent_email\n  \
+         |                ^^^^^^\n  = expected one of 'bronze', 'silver', 'gold'\n  \
+         = help: did you mean 'gold'?\n"
+    );
+}
+
+#[test]
+fn values_in_lists_and_where_are_warned_one_by_one() {
+    let src = "loyalty_tier NOT IN ('gold', 'platinum') \
+               AND count(purchase WHERE category IN ('toys', 'shoes') WITHIN 30d) > 0";
+    let w = warnings(src);
+    assert!(
+        w.contains("no profile has `loyalty_tier` = 'platinum'"),
+        "{w}"
+    );
+    assert!(w.contains("no event has `category` = 'toys'"), "{w}");
+    assert_eq!(w.matches("warning:").count(), 2, "{w}");
+    // The caret is under the value itself.
+    assert!(
+        w.contains("1 | loyalty_tier NOT IN ('gold', 'platinum')"),
+        "{w}"
+    );
+}
+
+#[test]
+fn known_values_and_unknown_columns_give_no_warning() {
+    for src in [
+        "loyalty_tier IN ('gold', 'silver')",
+        "loyalty_tier != 'bronze'",
+        "count(purchase WHERE category = 'shoes') > 0",
+        // No values known for `country`: nothing to say.
+        "country = 'Atlantis'",
+        // Only equality and lists: a prefix is not a value.
+        "loyalty_tier STARTS WITH 'G'",
+    ] {
+        assert_eq!(warnings(src), "", "{src}");
+    }
+}
+
+#[test]
+fn an_always_null_column_says_so() {
+    let c = catalog().with_profile_values("purchase_intent", Vec::<String>::new());
+    let src = "purchase_intent = 'high'";
+    let seg = strata_dsl::parse_and_check(src, &c).unwrap();
+    let w = strata_dsl::warnings(&seg, &c, Some(src)).render(src);
+    assert!(
+        w.contains("expected no value: the column is always NULL"),
+        "{w}"
     );
 }

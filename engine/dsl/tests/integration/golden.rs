@@ -96,6 +96,10 @@ fn cases() -> Vec<(&'static str, String)> {
         ("empty_window", "count(purchase BETWEEN 2024-05-01 AND 2024-01-01) > 0".into()),
         ("anniversary_in_hours", "anniversary(birth_date) WITHIN NEXT 12h".into()),
         ("reversed_between", "profile_id BETWEEN 10 AND 5".into()),
+        ("relative_window_swapped", "count(purchase BETWEEN -30d AND -60d) > 0".into()),
+        ("relative_window_now_today", "performed(purchase BETWEEN now AND today)".into()),
+        ("since_now", "count(email_open SINCE now) = 0".into()),
+        ("relative_range_swapped", "birth_date BETWEEN -25y AND -35y".into()),
         // --- several at once -----------------------------------------
         (
             "several_type_errors",
