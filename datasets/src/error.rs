@@ -24,6 +24,9 @@ pub enum ErrorKind {
     Unavailable,
     /// A concurrent write got there first; retrying may succeed.
     Conflict,
+    /// What the caller asked to remove is still used (a saved segment that
+    /// other saved segments refer to).
+    InUse,
     /// A failure of the machine (I/O) or a broken invariant: not the
     /// caller's to fix.
     Internal,

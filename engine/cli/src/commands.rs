@@ -10,5 +10,6 @@ pub(crate) mod plot;
 pub(crate) mod query;
 pub(crate) mod refresh;
 pub(crate) mod report_tables;
+pub(crate) mod segments;
 pub(crate) mod serve;
 pub(crate) mod writes;

@@ -55,6 +55,12 @@ enum Command {
     Members(commands::query::MembersArgs),
     /// Show the logical and physical plans of a segment.
     Explain(commands::query::ExplainArgs),
+    /// Save a segment under a name, for `IN SEGMENT name` and `--segment`.
+    Save(commands::segments::SaveArgs),
+    /// List the saved segments.
+    Segments(commands::segments::ListArgs),
+    /// Delete a saved segment (refused while others refer to it).
+    Delete(commands::segments::DeleteArgs),
     /// Parse a segment and print its AST (JSON with --json).
     Parse(commands::dsl::ParseArgs),
     /// Rewrite .seg files in canonical form.
@@ -102,6 +108,9 @@ fn main() -> std::process::ExitCode {
         Command::Count(a) => commands::query::count(a),
         Command::Members(a) => commands::query::members(a),
         Command::Explain(a) => commands::query::explain(a),
+        Command::Save(a) => commands::segments::save(a),
+        Command::Segments(a) => commands::segments::list(a),
+        Command::Delete(a) => commands::segments::delete(a),
         Command::Parse(a) => commands::dsl::parse(a),
         Command::Fmt(a) => commands::dsl::fmt(a),
         Command::Rfm(a) => commands::analytics::run(ReportKind::Rfm, a),
@@ -113,7 +122,10 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<commands::dsl::Rendered>() {
+                Some(rendered) => eprintln!("{rendered}"),
+                None => eprintln!("error: {e:#}"),
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -10,6 +10,7 @@ use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SessionContext};
+use strata_dsl::Diagnostics;
 use strata_dsl::ast::Segment;
 
 use crate::dataset::{Dataset, DatasetCatalog};
@@ -82,11 +83,24 @@ impl Engine {
         Ok(strata_dsl::parse_and_check(text, &self.catalog()?)?)
     }
 
+    /// Warnings about a checked segment that runs but probably does not say
+    /// what was meant (text values no profile or event has); `text` is its
+    /// source, when it has one, to point at the values.
+    pub fn warnings(&self, segment: &Segment, text: Option<&str>) -> Result<Diagnostics> {
+        Ok(strata_dsl::warnings(segment, &self.catalog()?, text))
+    }
+
     /// Checks that saving `text` (already parsed and checked) as segment
     /// `name` keeps it and every saved segment using it free of cycles and
     /// within the size limits.
     pub fn check_save(&self, name: &str, text: &str) -> Result<()> {
         crate::expand::check_save(&self.catalog()?, name, text)
+    }
+
+    /// Checks that deleting saved segment `name` breaks no other saved
+    /// segment (none refers to it).
+    pub fn check_delete(&self, name: &str) -> Result<()> {
+        crate::expand::check_delete(&self.catalog()?, name)
     }
 
     /// Type-checks a segment given as an AST (e.g. from JSON).

@@ -22,6 +22,14 @@ pub enum Error {
     #[error("segment '{name}' exists already")]
     SegmentExists { name: String },
 
+    /// A saved segment to delete is referenced by other saved segments.
+    #[error(
+        "segment '{name}' is used by {}: change or delete {} first",
+        users.iter().map(|u| format!("'{u}'")).collect::<Vec<_>>().join(", "),
+        if users.len() == 1 { "it" } else { "them" }
+    )]
+    SegmentInUse { name: String, users: Vec<String> },
+
     /// Saved segments reference each other in a cycle.
     #[error("segment reference cycle: {}", path.join(" -> "))]
     SegmentCycle { path: Vec<String> },
@@ -71,6 +79,7 @@ impl Error {
             }
             Error::SegmentNotFound { .. } => ErrorKind::NotFound,
             Error::SegmentExists { .. } => ErrorKind::AlreadyExists,
+            Error::SegmentInUse { .. } => ErrorKind::InUse,
             Error::ResourcesExhausted(_) => ErrorKind::ResourceExhausted,
             Error::Cluster(_) => ErrorKind::Unavailable,
             Error::Dataset(e) => e.kind(),

@@ -84,7 +84,7 @@ impl<'a> Expander<'a> {
             strata_dsl::parse_and_check(&text, self.catalog).map_err(|err| match err {
                 strata_dsl::Error::Dsl(d) => Error::InvalidArgument(format!(
                     "saved segment '{name}' no longer checks:\n{}",
-                    d.render(&text)
+                    d.render_in(&text, Some(&crate::segments::file_name(name)))
                 )),
                 other => Error::Dsl(other),
             })?;
@@ -140,6 +140,23 @@ pub(crate) fn check_save(catalog: &dyn Catalog, name: &str, text: &str) -> Resul
         }
     }
     Ok(())
+}
+
+/// Checks that no other saved segment refers to `name`, so deleting it
+/// breaks none.
+pub(crate) fn check_delete(catalog: &dyn Catalog, name: &str) -> Result<()> {
+    let users: Vec<String> = users_of(catalog, name)
+        .into_iter()
+        .filter(|u| u != name)
+        .collect();
+    if users.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::SegmentInUse {
+            name: name.to_string(),
+            users,
+        })
+    }
 }
 
 /// `name` and every saved segment that refers to it, directly or not.

@@ -12,6 +12,12 @@ use crate::{Error, Result};
 const EXT: &str = "seg";
 
 /// The saved segments of one dataset directory.
+/// Where saved segment `name` is kept, relative to the dataset directory
+/// (`segments/vip.seg`), as errors inside it name it.
+pub(crate) fn file_name(name: &str) -> String {
+    format!("segments/{name}.{EXT}")
+}
+
 #[derive(Debug, Clone)]
 pub struct SegmentStore {
     data_dir: PathBuf,
@@ -47,7 +53,7 @@ impl SegmentStore {
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir().join(format!("{name}.{EXT}"))
+        self.data_dir.join(file_name(name))
     }
 
     /// The DSL text of segment `name`.

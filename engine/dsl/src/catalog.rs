@@ -221,5 +221,25 @@ impl StaticCatalog {
         }
         c.with_segment("vip", "rfm.segment IN ('champions', 'loyal')")
             .with_segment("email_reachable", "consent_email AND email IS NOT NULL")
+            .with_profile_values("loyalty_tier", ["bronze", "gold", "platinum", "silver"])
+            .with_event_values(
+                "channel",
+                ["app", "email", "pos", "push", "sms", "social", "web"],
+            )
+            .with_event_values(
+                "category",
+                [
+                    "accessories",
+                    "apparel",
+                    "beauty",
+                    "books",
+                    "electronics",
+                    "grocery",
+                    "home",
+                    "kids",
+                    "shoes",
+                    "sports",
+                ],
+            )
     }
 }

@@ -192,12 +192,19 @@ impl Diagnostics {
     ///   = help: did you mean `purchase`?
     /// ```
     pub fn render(&self, src: &str) -> String {
+        self.render_in(src, None)
+    }
+
+    /// [`render`](Self::render) for a segment read from `origin` (a file
+    /// path or a saved segment's name), named before each position:
+    /// ` --> vip.seg:2:7`.
+    pub fn render_in(&self, src: &str, origin: Option<&str>) -> String {
         let mut out = String::new();
         for (i, d) in self.0.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
-            render_one(&mut out, d, src);
+            render_one(&mut out, d, src, origin);
         }
         out
     }
@@ -290,7 +297,7 @@ fn locate(src: &str, span: Span) -> (usize, &str, String, usize) {
     (line, &src[ls..le], pad_to(src, ls, start), width)
 }
 
-fn render_one(out: &mut String, d: &Diagnostic, src: &str) {
+fn render_one(out: &mut String, d: &Diagnostic, src: &str, origin: Option<&str>) {
     let (line, col) = d.line_col(src);
     // Marks: the primary `^^^` first, then related `---` with their labels;
     // shown under their source lines, in line order.
@@ -309,7 +316,8 @@ fn render_one(out: &mut String, d: &Diagnostic, src: &str) {
     let max_line = marks.iter().map(|(l, ..)| *l).max().unwrap_or(l);
     let gutter = " ".repeat(max_line.to_string().len());
     let _ = writeln!(out, "{}: {}", d.severity.label(), d.message);
-    let _ = writeln!(out, "{gutter}--> {line}:{col}");
+    let origin = origin.map(|o| format!("{o}:")).unwrap_or_default();
+    let _ = writeln!(out, "{gutter}--> {origin}{line}:{col}");
     let _ = writeln!(out, "{gutter} |");
     let mut shown = None;
     for (ml, mtext, mark) in &marks {

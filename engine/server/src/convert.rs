@@ -55,6 +55,18 @@ pub(crate) fn from_timestamp(t: &prost_types::Timestamp) -> Result<DateTime<Utc>
 pub(crate) struct Resolved {
     pub(crate) segment: Segment,
     pub(crate) canonical: String,
+    /// The DSL text it was parsed from (`None` for JSON).
+    pub(crate) text: Option<String>,
+}
+
+impl Resolved {
+    /// The segment's warnings, on the wire.
+    pub(crate) fn warnings(&self, engine: &Engine) -> Result<Vec<v1::Diagnostic>> {
+        let text = self.text.as_deref();
+        let warnings = engine.warnings(&self.segment, text)?;
+        let text = text.unwrap_or("");
+        Ok(warnings.iter().map(|d| diagnostic(d, text)).collect())
+    }
 }
 
 /// Parses and type-checks the segment of a request.
@@ -63,21 +75,25 @@ pub(crate) fn segment(engine: &Engine, s: Option<&v1::Segment>) -> Result<Resolv
     let source = s
         .and_then(|s| s.source.as_ref())
         .ok_or_else(|| Error::InvalidArgument("segment is required (dsl, json or name)".into()))?;
-    let segment = match source {
-        Source::Dsl(text) => parse_text(engine, text)?,
+    let (segment, text) = match source {
+        Source::Dsl(text) => (parse_text(engine, text)?, Some(text.clone())),
         Source::Json(json) => {
             check_len(json)?;
             let seg = strata_dsl::from_json(json).map_err(strata_core::Error::from)?;
             engine.check(&seg)?;
-            seg
+            (seg, None)
         }
         Source::Name(name) => {
             let text = engine.dataset().segments().get(name)?;
-            parse_text(engine, &text)?
+            (parse_text(engine, &text)?, Some(text))
         }
     };
     let canonical = strata_dsl::format(&segment);
-    Ok(Resolved { segment, canonical })
+    Ok(Resolved {
+        segment,
+        canonical,
+        text,
+    })
 }
 
 /// Parses DSL text, keeping the text with any diagnostics.
@@ -117,6 +133,11 @@ pub(crate) fn diagnostic(d: &strata_dsl::Diagnostic, text: &str) -> v1::Diagnost
         expected: d.expected.clone().unwrap_or_default(),
         suggestion: d.suggestion.clone().unwrap_or_default(),
         replacement: d.replacement.clone().unwrap_or_default(),
+        severity: match d.severity {
+            strata_dsl::Severity::Error => v1::Severity::Error,
+            strata_dsl::Severity::Warning => v1::Severity::Warning,
+        }
+        .into(),
     }
 }
 

@@ -187,6 +187,7 @@ fn code_of(kind: ErrorKind) -> Code {
         ErrorKind::ResourceExhausted => Code::ResourceExhausted,
         ErrorKind::Unavailable => Code::Unavailable,
         ErrorKind::Conflict => Code::Aborted,
+        ErrorKind::InUse => Code::FailedPrecondition,
         ErrorKind::Internal => Code::Internal,
     }
 }

@@ -110,6 +110,7 @@ impl SegmentSvc {
             elapsed: Some(convert::duration(started.elapsed())),
             cached: hit,
             dataset_version: loaded.version.clone(),
+            warnings: seg.warnings(engine)?,
         })
     }
 
@@ -389,12 +390,20 @@ impl SegmentService for SegmentSvc {
         let run = async {
             let loaded = self.shared.engines.current().await?;
             match convert::parse_text(&loaded.engine, &text) {
-                Ok(seg) => Ok(v1::ValidateResponse {
-                    valid: true,
-                    diagnostics: vec![],
-                    canonical: strata_dsl::format(&seg),
-                    rendered: String::new(),
-                }),
+                Ok(seg) => {
+                    let warnings = loaded.engine.warnings(&seg, Some(&text))?;
+                    Ok(v1::ValidateResponse {
+                        valid: true,
+                        diagnostics: vec![],
+                        canonical: strata_dsl::format(&seg),
+                        rendered: String::new(),
+                        warnings: warnings
+                            .iter()
+                            .map(|d| convert::diagnostic(d, &text))
+                            .collect(),
+                        rendered_warnings: warnings.render(&text),
+                    })
+                }
                 Err(Error::InvalidSegment { text, diagnostics }) => Ok(v1::ValidateResponse {
                     valid: false,
                     diagnostics: diagnostics
@@ -403,6 +412,8 @@ impl SegmentService for SegmentSvc {
                         .collect(),
                     canonical: String::new(),
                     rendered: diagnostics.render(&text),
+                    warnings: vec![],
+                    rendered_warnings: String::new(),
                 }),
                 Err(e) => Err(e),
             }
@@ -537,10 +548,13 @@ impl SegmentService for SegmentSvc {
         let name = req.into_inner().name;
         let run = async {
             let loaded = self.shared.engines.current().await?;
-            let store = loaded.engine.dataset().segments();
-            tokio::task::spawn_blocking(move || store.delete(&name))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))??;
+            let engine = loaded.engine.clone();
+            tokio::task::spawn_blocking(move || {
+                engine.check_delete(&name)?;
+                engine.dataset().segments().delete(&name)
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
             self.shared.engines.current().await?;
             Ok(v1::DeleteSegmentResponse {})
         };

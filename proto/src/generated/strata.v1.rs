@@ -23,8 +23,8 @@ pub mod segment {
         Name(::prost::alloc::string::String),
     }
 }
-/// One mistake in a segment, with where it is and how to fix it.
-/// Returned by SegmentService.Validate, and carried as google.rpc.BadRequest
+/// One mistake in a segment (or a warning about it), with where it is and
+/// how to fix it. Returned by SegmentService.Validate and Count, and carried as google.rpc.BadRequest
 /// field violations (field "segment", description "line:column: message
 /// (expected …; help: …)") in the details of an INVALID_ARGUMENT status.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -61,6 +61,10 @@ pub struct Diagnostic {
     /// (a machine-applicable quick fix; empty if none).
     #[prost(string, tag = "10")]
     pub replacement: ::prost::alloc::string::String,
+    /// ERROR: the segment cannot run. WARNING: it runs, but probably does not
+    /// say what was meant (e.g. a value no profile has).
+    #[prost(enumeration = "Severity", tag = "11")]
+    pub severity: i32,
 }
 /// A table of results as Arrow data.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -88,6 +92,33 @@ pub struct AsOf {
     #[prost(message, optional, tag = "1")]
     pub time: ::core::option::Option<::prost_types::Timestamp>,
 }
+/// How bad a Diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum Severity {
+    Error = 0,
+    Warning = 1,
+}
+impl Severity {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Error => "SEVERITY_ERROR",
+            Self::Warning => "SEVERITY_WARNING",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "SEVERITY_ERROR" => Some(Self::Error),
+            "SEVERITY_WARNING" => Some(Self::Warning),
+            _ => None,
+        }
+    }
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ValidateRequest {
     /// The segment text in the DSL.
@@ -110,6 +141,15 @@ pub struct ValidateResponse {
     /// mistake, what was expected and a suggestion (empty when valid).
     #[prost(string, tag = "4")]
     pub rendered: ::prost::alloc::string::String,
+    /// Warnings about a valid segment that probably does not say what was
+    /// meant: a text value that no profile or event has, where the column's
+    /// values are few and known (severity WARNING, with the known values in
+    /// `expected` and a did-you-mean).
+    #[prost(message, repeated, tag = "5")]
+    pub warnings: ::prost::alloc::vec::Vec<Diagnostic>,
+    /// The warnings rendered for a terminal, like `rendered`.
+    #[prost(string, tag = "6")]
+    pub rendered_warnings: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExplainRequest {
@@ -145,7 +185,7 @@ pub struct CountRequest {
     #[prost(bool, tag = "3")]
     pub no_cache: bool,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CountResponse {
     /// Number of profiles in the segment.
     #[prost(uint64, tag = "1")]
@@ -166,6 +206,11 @@ pub struct CountResponse {
     /// dataset).
     #[prost(string, tag = "6")]
     pub dataset_version: ::prost::alloc::string::String,
+    /// Warnings about the segment, as in ValidateResponse (positions are in
+    /// the segment's text: the DSL given, or the saved segment's text; 0 for
+    /// JSON).
+    #[prost(message, repeated, tag = "7")]
+    pub warnings: ::prost::alloc::vec::Vec<Diagnostic>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct MembersRequest {

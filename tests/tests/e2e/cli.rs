@@ -31,6 +31,21 @@ async fn count_and_members_over_grpc_match_embedded() {
     assert_eq!(remote, local);
     assert_eq!(remote.lines().count() as u64, local.lines().count() as u64);
 
+    // A value no profile has: the count runs, the warning goes to stderr.
+    let gold = "loyalty_tier = 'Gold'";
+    let (ok, remote, remote_err) = run_strata(&["count", "--server", &url, "--token", "t0k", gold]);
+    assert!(ok, "{remote_err}");
+    let (ok, local, local_err) = run_strata(&["count", "--data", data, gold]);
+    assert!(ok, "{local_err}");
+    assert_eq!((remote.trim(), local.trim()), ("0", "0"));
+    for err in [&remote_err, &local_err] {
+        assert!(
+            err.contains("warning: no profile has `loyalty_tier` = 'Gold'"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean 'gold'?"), "{err}");
+    }
+
     let (ok, _, err) = run_strata(&["count", "--server", &url, SEG]);
     assert!(!ok);
     assert!(err.contains("Unauthenticated"), "{err}");
@@ -44,4 +59,123 @@ async fn count_and_members_over_grpc_match_embedded() {
     ]);
     assert!(!ok);
     assert!(err.contains("did you mean `purchase`"), "{err}");
+}
+
+#[test]
+fn dsl_errors_say_error_once_and_name_the_file() {
+    let data = base_dataset().to_str().unwrap();
+    let (ok, _, err) = run_strata(&["count", "--data", data, "count(purchse) >= 1"]);
+    assert!(!ok);
+    assert!(
+        err.starts_with("error: unknown event type `purchse`"),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lapsed.seg");
+    std::fs::write(
+        &file,
+        "consent_email\n  AND count(purchse WITHIN 90d) = 0\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let (ok, _, err) = run_strata(&["count", "--data", data, "-f", f]);
+    assert!(!ok);
+    assert!(err.contains(&format!("--> {f}:2:13")), "{err}");
+
+    // A warning from a file names it too, and the count still runs.
+    std::fs::write(&file, "loyalty_tier = 'Gold'\n").unwrap();
+    let (ok, out, err) = run_strata(&["count", "--data", data, "-f", f]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "0");
+    assert!(err.contains(&format!("--> {f}:1:16")), "{err}");
+}
+
+#[test]
+fn fmt_writes_and_accepts_a_final_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vip.seg");
+    std::fs::write(&file, "rfm.segment in ('champions','loyal')").unwrap();
+    let f = file.to_str().unwrap();
+    let (ok, _, err) = run_strata(&["fmt", "--check", f]);
+    assert!(!ok && err.contains("not formatted"), "{err}");
+    let (ok, _, err) = run_strata(&["fmt", f]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text, "rfm.segment IN ('champions', 'loyal')\n");
+    let (ok, _, err) = run_strata(&["fmt", "--check", f]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn save_list_and_delete_segments_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shop");
+    copy_dir(base_dataset(), &data);
+    let d = data.to_str().unwrap();
+
+    let (ok, _, err) = run_strata(&[
+        "save",
+        "--data",
+        d,
+        "big_buyers",
+        "sum(purchase.amount) > 500",
+    ]);
+    assert!(ok, "{err}");
+    let file = dir.path().join("reachable.seg");
+    std::fs::write(&file, "IN SEGMENT big_buyers\n  AND consent_email\n").unwrap();
+    let f = file.to_str().unwrap();
+    let (ok, _, err) = run_strata(&["save", "--data", d, "reachable", "-f", f]);
+    assert!(ok, "{err}");
+
+    // The saved segments count like their text.
+    let (_, by_name, _) = run_strata(&["count", "--data", d, "IN SEGMENT reachable"]);
+    let (_, by_text, _) = run_strata(&[
+        "count",
+        "--data",
+        d,
+        "sum(purchase.amount) > 500 AND consent_email",
+    ]);
+    assert_eq!(by_name.trim(), by_text.trim());
+    assert!(by_name.trim().parse::<u64>().unwrap() > 0, "{by_name}");
+
+    let (ok, list, err) = run_strata(&["segments", "--data", d]);
+    assert!(ok, "{err}");
+    assert!(
+        list.contains("big_buyers\n    sum(purchase.amount) > 500\n"),
+        "{list}"
+    );
+    assert!(
+        list.contains("reachable\n    IN SEGMENT big_buyers\n      AND consent_email\n"),
+        "{list}"
+    );
+
+    // A mistake in the file names the file; a name in use is not deleted.
+    std::fs::write(&file, "IN SEGMENT big_buyer").unwrap();
+    let (ok, _, err) = run_strata(&["save", "--data", d, "broken", "-f", f]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("--> {f}:1:12")) && err.contains("big_buyers"),
+        "{err}"
+    );
+    let (ok, _, err) = run_strata(&["delete", "--data", d, "big_buyers"]);
+    assert!(!ok);
+    assert!(err.contains("is used by 'reachable'"), "{err}");
+    let (ok, _, err) = run_strata(&[
+        "save",
+        "--data",
+        d,
+        "--create-only",
+        "reachable",
+        "consent_sms",
+    ]);
+    assert!(!ok && err.contains("exists already"), "{err}");
+
+    for name in ["reachable", "big_buyers"] {
+        let (ok, _, err) = run_strata(&["delete", "--data", d, name]);
+        assert!(ok, "{err}");
+    }
+    let (ok, list, _) = run_strata(&["segments", "--data", d]);
+    assert!(ok && list.is_empty(), "{list}");
 }

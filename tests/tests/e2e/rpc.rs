@@ -37,6 +37,65 @@ async fn validate_reports_line_column_and_suggestion() {
 }
 
 #[tokio::test]
+async fn count_and_validate_warn_of_a_value_no_profile_or_event_has() {
+    let server = TestServer::start(&[]).await;
+    let mut c = server.segments().await;
+    let r = c
+        .count(count_req("loyalty_tier = 'Gold'"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.count, 0);
+    let [w] = &r.warnings[..] else {
+        panic!("one warning: {r:?}")
+    };
+    assert_eq!(w.severity(), v1::Severity::Warning);
+    assert_eq!(
+        (w.line, w.column, w.start_byte, w.end_byte),
+        (1, 16, 15, 21)
+    );
+    assert!(
+        w.message.contains("no profile has `loyalty_tier` = 'Gold'"),
+        "{w:?}"
+    );
+    assert!(
+        w.expected.contains("'gold'") && w.expected.contains("'silver'"),
+        "{w:?}"
+    );
+    assert_eq!(w.replacement, "'gold'");
+
+    // A cached answer keeps its warning; a known value has none.
+    let again = c
+        .count(count_req("loyalty_tier = 'Gold'"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.cached && again.warnings.len() == 1, "{again:?}");
+    let known = c
+        .count(count_req("loyalty_tier = 'gold'"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(known.count > 0 && known.warnings.is_empty(), "{known:?}");
+
+    let v = c
+        .validate(v1::ValidateRequest {
+            dsl: "count(purchase WHERE category IN ('shoes', 'toys')) > 0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(v.valid && v.diagnostics.is_empty(), "{v:?}");
+    assert_eq!(v.warnings.len(), 1, "{v:?}");
+    assert!(
+        v.rendered_warnings
+            .starts_with("warning: no event has `category` = 'toys'"),
+        "{}",
+        v.rendered_warnings
+    );
+}
+
+#[tokio::test]
 async fn count_is_cached_per_dataset_version() {
     let server = TestServer::start(&[]).await;
     let mut c = server.segments().await;

@@ -135,10 +135,7 @@ pub(crate) fn run(kind: ReportKind, a: ReportArgs) -> anyhow::Result<()> {
         let engine = a.engine.open().await?;
         let as_of = a.as_of.unwrap_or_else(|| engine.default_as_of());
         let segment = match &a.segment {
-            Some(text) => Some(engine.parse(text).map_err(|e| match e {
-                strata_core::Error::Dsl(d) => anyhow::anyhow!("{}", super::dsl::render(&d, text)),
-                other => other.into(),
-            })?),
+            Some(text) => Some(super::dsl::check(&engine, text, None)?),
             None => None,
         };
         let req = ReportRequest {

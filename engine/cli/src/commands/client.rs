@@ -108,13 +108,14 @@ pub(crate) async fn count(
     let mut client = connect(url, c).await?;
     let r = client
         .count(v1::CountRequest {
-            segment: segment(text),
+            segment: segment(text.clone()),
             as_of: as_of(at),
             no_cache: false,
         })
         .await
         .map_err(status)?
         .into_inner();
+    eprint!("{}", warnings(&r.warnings, &text));
     println!("{}", r.count);
     let elapsed = r
         .elapsed
@@ -132,6 +133,23 @@ pub(crate) async fn count(
         if r.cached { " (cached)" } else { "" }
     );
     Ok(())
+}
+
+/// The server's warnings about `text`, rendered like local ones.
+fn warnings(wire: &[v1::Diagnostic], text: &str) -> String {
+    let mut d = strata_dsl::Diagnostics::default();
+    for w in wire {
+        let span = strata_dsl::ast::Span::new(w.start_byte as usize, w.end_byte as usize);
+        let mut one = strata_dsl::Diagnostic::warning(span, &w.message);
+        if !w.expected.is_empty() {
+            one = one.with_expected(&w.expected);
+        }
+        if !w.suggestion.is_empty() {
+            one = one.with_suggestion(&w.suggestion);
+        }
+        d.0.push(one);
+    }
+    d.render(text)
 }
 
 /// Which members to ask the server for.

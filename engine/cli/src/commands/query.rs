@@ -86,13 +86,11 @@ impl SegmentArgs {
     }
 
     /// Parses and checks the segment against the engine's catalog, rendering
-    /// DSL errors with line, column and caret.
+    /// DSL errors with line, column and caret; warnings go to stderr and
+    /// the segment still runs.
     pub(crate) fn parse(&self, engine: &Engine) -> anyhow::Result<(Segment, DateTime<Utc>)> {
         let text = self.text()?;
-        let segment = engine.parse(&text).map_err(|e| match e {
-            strata_core::Error::Dsl(d) => anyhow::anyhow!("{}", super::dsl::render(&d, &text)),
-            other => other.into(),
-        })?;
+        let segment = super::dsl::check(engine, &text, self.file.as_deref())?;
         Ok((
             segment,
             self.as_of.unwrap_or_else(|| engine.default_as_of()),

@@ -149,7 +149,7 @@ pub(crate) async fn scored(cx: &Scan<'_>, p: &AnalyticsParams) -> Result<DataFra
         ident("r"),
         ident("f"),
         ident("m"),
-        segment_expr(ident("r"), ident("f")).alias("segment"),
+        segment_expr(ident("r"), ident("f"), bins).alias("segment"),
         ident(MONETARY_SUM),
     ])?)
 }
@@ -200,8 +200,11 @@ where
     })
 }
 
-/// The named segment of (r, f); first matching rule wins.
-pub(crate) fn segment_expr(r: Expr, f: Expr) -> Expr {
+/// The named segment of scores (r, f) out of `bins`: the rules are
+/// written for 5-point scores, so other scores are first rescaled to 5
+/// ([`five_point`]); first matching rule wins.
+pub(crate) fn segment_expr(r: Expr, f: Expr, bins: i64) -> Expr {
+    let (r, f) = (five_point(r, bins), five_point(f, bins));
     let le = |e: &Expr, v: i64| e.clone().lt_eq(lit(v));
     let eq = |e: &Expr, v: i64| e.clone().eq(lit(v));
     let ge = |e: &Expr, v: i64| e.clone().gt_eq(lit(v));
@@ -216,4 +219,19 @@ pub(crate) fn segment_expr(r: Expr, f: Expr) -> Expr {
         .when(ge(&r, 4).and(le(&f, 3)), lit("potential_loyalists"))
         .otherwise(lit("champions"))
         .expect("CASE with branches")
+}
+
+/// The 5-point score of score `s` (1..=bins): s's place between 1 and
+/// `bins` mapped linearly onto 1..5 and rounded half up,
+/// `floor((8 (s - 1) + bins - 1) / (2 (bins - 1))) + 1` on integers
+/// (the numerator is never negative, so the division truncates like
+/// floor). The lowest score stays 1 and the highest becomes 5, so the
+/// corner segments (champions, hibernating, cannot_lose, new_customers)
+/// exist for any bins from 2 up; one bin is the middle, 3.
+fn five_point(s: Expr, bins: i64) -> Expr {
+    match bins {
+        5 => s,
+        1 => lit(3i64),
+        _ => (lit(8i64) * (s - lit(1i64)) + lit(bins - 1)) / lit(2 * (bins - 1)) + lit(1i64),
+    }
 }

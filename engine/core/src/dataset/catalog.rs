@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use arrow::datatypes::DataType;
 use strata_dsl::FieldType;
 
-use super::Dataset;
+use super::{Dataset, Table};
 use crate::Result;
 use crate::plan::tables::EVENT_MONTH;
 
@@ -100,5 +100,29 @@ impl strata_dsl::Catalog for DatasetCatalog<'_> {
     }
     fn segments(&self) -> Vec<String> {
         self.segments.keys().cloned().collect()
+    }
+    fn profile_values(&self, name: &str) -> Option<Vec<String>> {
+        self.values(Table::Profiles, name)
+    }
+    fn event_values(&self, name: &str) -> Option<Vec<String>> {
+        if EVENT_INTERNAL.contains(&name) {
+            return None;
+        }
+        self.values(Table::Events, name)
+    }
+}
+
+impl DatasetCatalog<'_> {
+    /// The values of a text column, only when it is one.
+    fn values(&self, table: Table, name: &str) -> Option<Vec<String>> {
+        let schema = match table {
+            Table::Profiles => self.dataset.profiles_schema(),
+            Table::Events => self.dataset.events_schema(),
+        };
+        let text = schema.field_with_name(name).ok()?;
+        if field_type(text.data_type()) != FieldType::String {
+            return None;
+        }
+        Some(self.dataset.known_values(table, name)?.to_vec())
     }
 }

@@ -5,8 +5,9 @@
 //! features file's stamp, dictionary pages) and the profile-range table
 //! provider ([`ranges`]).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::AsArray;
 use arrow::datatypes::{DataType, SchemaRef};
@@ -48,7 +49,25 @@ pub struct Dataset {
     first_event_month: Option<NaiveDate>,
     features: Option<FeatureStamp>,
     versions: TableVersions,
+    /// The live files of `profiles` and `events`, for their dictionary pages.
+    files: [Vec<PathBuf>; 2],
+    /// Text columns' values read so far ([`Dataset::known_values`]).
+    known_values: Mutex<HashMap<(Table, String), Option<KnownValues>>>,
 }
+
+/// The values of one text column.
+type KnownValues = Arc<[String]>;
+
+/// One of the tables a segment's text values are compared against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Table {
+    Profiles,
+    Events,
+}
+
+/// The most distinct values [`Dataset::known_values`] reports; a column
+/// with more is not a list of choices (names, ids, emails).
+const MAX_KNOWN_VALUES: usize = 1_000;
 
 /// The dataset version a [`Dataset`] reads (pinned when it was opened),
 /// and the Delta version of each table it names.
@@ -128,6 +147,13 @@ impl Dataset {
             None => scan_event_types(ctx).await?,
         };
         let first_event_month = first_month(&snapshot.events);
+        let live = |root: PathBuf, t: &TableSnapshot| -> Vec<PathBuf> {
+            t.files.iter().map(|f| root.join(&f.path)).collect()
+        };
+        let files = [
+            live(strata_datasets::profiles_dir(dir), &snapshot.profiles),
+            live(strata_datasets::events_dir(dir), &snapshot.events),
+        ];
 
         let features = features_file::read_stamp(dir);
         if features.is_some() {
@@ -153,7 +179,33 @@ impl Dataset {
             event_types,
             first_event_month,
             features,
+            files,
+            known_values: Mutex::default(),
         })
+    }
+
+    /// Every value of the text column `column` of `table`, when its files'
+    /// dictionary pages hold them all and they are at most
+    /// [`MAX_KNOWN_VALUES`]; `None` otherwise. Read once per column, on
+    /// first use, and kept for this version.
+    pub(crate) fn known_values(&self, table: Table, column: &str) -> Option<KnownValues> {
+        let key = (table, column.to_string());
+        let mut known = self.known_values.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = known.get(&key) {
+            return v.clone();
+        }
+        let files = match table {
+            Table::Profiles => &self.files[0],
+            Table::Events => &self.files[1],
+        };
+        let values = dictionary_pages::distinct_strings(files, column)
+            .inspect_err(|e| tracing::debug!("values of {column} from dictionary pages: {e}"))
+            .ok()
+            .flatten()
+            .filter(|v| v.len() <= MAX_KNOWN_VALUES)
+            .map(|v| v.into_iter().collect::<KnownValues>());
+        known.insert(key, values.clone());
+        values
     }
 
     pub fn dir(&self) -> &Path {

@@ -105,7 +105,7 @@ pub(super) async fn tables(
         .select(vec![
             ident("r"),
             ident("f"),
-            rfm::segment_expr(ident("r"), ident("f")).alias("segment"),
+            rfm::segment_expr(ident("r"), ident("f"), i64::from(bins)).alias("segment"),
             profiles().alias("profiles"),
         ])?
         .sort(vec![

@@ -430,7 +430,9 @@ async fn lifecycle_window_edges() {
         .await;
     f.assert_members("performed(purchase WITHIN 90d)", &[1, 2, 6])
         .await;
-    f.assert_members("performed(purchase SINCE now)", &[]).await;
+    // A window that ends where it starts is refused, not silently empty.
+    let e = strata_dsl::parse("performed(purchase SINCE now)").unwrap_err();
+    assert!(e.to_string().contains("the window is empty"), "{e}");
     f.assert_members("count(any BETWEEN -90d AND now) = 1", &[1, 2, 6])
         .await;
     f.assert_members(
@@ -654,8 +656,19 @@ fn reference_helpers() {
         crate::reference::sub(t, Duration::new(13, TimeUnit::Months)),
         micros(2023, 2, 28, 12, 0, 0, 0)
     );
-    assert_eq!(crate::reference::rfm_segment(5, 5), "champions");
-    assert_eq!(crate::reference::rfm_segment(3, 4), "loyal");
+    assert_eq!(crate::reference::rfm_segment(5, 5, 5), "champions");
+    assert_eq!(crate::reference::rfm_segment(3, 4, 5), "loyal");
+    // Other bins are mapped onto 1..5 end to end, halves rounded up.
+    let five = |bins| (1..=bins).map(move |s| crate::reference::five_point(s, bins));
+    assert_eq!(five(5).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(five(4).collect::<Vec<_>>(), [1, 2, 4, 5]);
+    assert_eq!(five(10).collect::<Vec<_>>(), [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    assert_eq!(five(9).collect::<Vec<_>>(), [1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    assert_eq!(five(2).collect::<Vec<_>>(), [1, 5]);
+    assert_eq!(five(1).collect::<Vec<_>>(), [3]);
+    assert_eq!(crate::reference::rfm_segment(2, 2, 2), "champions");
+    assert_eq!(crate::reference::rfm_segment(4, 4, 4), "champions");
+    assert_eq!(crate::reference::rfm_segment(1, 4, 4), "cannot_lose");
 }
 
 /// Debugging aid for a failure: runs segments on a kept dataset directory

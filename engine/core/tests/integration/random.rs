@@ -842,19 +842,16 @@ impl SegmentGen<'_> {
         }
     }
 
-    /// Orders two literals of one kind so the range is not empty when both
-    /// are absolute; relative times stay as they are (an empty range is
-    /// allowed then).
+    /// Orders two literals of one kind so the range is not empty at the
+    /// dataset's as_of (relative times resolved there: the DSL refuses a
+    /// range of them that is empty at every as_of).
     fn ordered(&self, a: Value, b: Value) -> (Value, Value) {
         let as_of = self.ds.as_of;
         let key = |v: &Value| -> Option<(i128, i128)> {
             match v {
                 Value::Int(i) => Some((i128::from(*i), 1)),
                 Value::Float(f) => Some(crate::reference::decimal_of(*f)),
-                Value::Time(TimeValue::Date { .. } | TimeValue::Timestamp { .. }) => {
-                    let Value::Time(t) = v else { return None };
-                    Some((i128::from(crate::reference::resolve(t, as_of)), 1))
-                }
+                Value::Time(t) => Some((i128::from(crate::reference::resolve(t, as_of)), 1)),
                 _ => None,
             }
         };
@@ -985,29 +982,30 @@ impl SegmentGen<'_> {
             3..=6 => Some(Window::Within {
                 duration: *durations().choose(self.rng).expect("d"),
             }),
+            // `SINCE now` is refused as always empty.
             7 => Some(Window::Since {
-                from: self.time_value(),
+                from: match self.time_value() {
+                    TimeValue::Now => TimeValue::Today,
+                    t => t,
+                },
             }),
             _ => {
-                let from = self.time_value();
-                let mut to = self.time_value();
-                let abs = |t: &TimeValue| {
-                    matches!(t, TimeValue::Date { .. } | TimeValue::Timestamp { .. })
-                };
-                if abs(&from) && abs(&to) {
-                    let as_of = self.ds.as_of;
-                    let (a, b) = (
-                        crate::reference::resolve(&from, as_of),
-                        crate::reference::resolve(&to, as_of),
-                    );
-                    if a > b {
-                        return Some(Window::Between { from: to, to: from });
-                    }
-                    if a == b {
-                        to = TimeValue::Now;
-                    }
-                }
-                Some(Window::Between { from, to })
+                // Ends in order at the dataset's as_of: the DSL refuses a
+                // window that is empty at every as_of (`BETWEEN -30d AND
+                // -60d`), and one empty at this as_of is no window to test.
+                let (from, to) = (self.time_value(), self.time_value());
+                let as_of = self.ds.as_of;
+                let (a, b) = (
+                    crate::reference::resolve(&from, as_of),
+                    crate::reference::resolve(&to, as_of),
+                );
+                Some(match a.cmp(&b) {
+                    std::cmp::Ordering::Less => Window::Between { from, to },
+                    std::cmp::Ordering::Greater => Window::Between { from: to, to: from },
+                    std::cmp::Ordering::Equal => Window::Within {
+                        duration: *durations().choose(self.rng).expect("d"),
+                    },
+                })
             }
         }
     }

@@ -46,6 +46,8 @@ fn seg_examples_are_valid() {
         n += 1;
         let seg = parse_and_check(&body, &catalog)
             .unwrap_or_else(|e| panic!("{body}\n{}", support::render(&e, &body)));
+        let warnings = strata_dsl::warnings(&seg, &catalog, Some(&body));
+        assert!(warnings.is_empty(), "{}", warnings.render(&body));
         let text = format(&seg);
         assert_eq!(parse(&text).expect("formatted text parses"), seg, "{text}");
     }
@@ -69,6 +71,28 @@ fn error_examples_render_as_documented() {
         assert_eq!(&actual, expected, "docs/dsl.md example:\n{src}");
     }
     assert!(n >= 5, "only {n} error examples");
+}
+
+#[test]
+fn warning_examples_render_as_documented() {
+    let doc = doc();
+    let blocks = blocks(&doc);
+    let catalog = strata_dsl::StaticCatalog::demo();
+    let mut n = 0;
+    for (i, (info, body)) in blocks.iter().enumerate() {
+        if info != "seg-warning" {
+            continue;
+        }
+        n += 1;
+        let (next_info, expected) = blocks.get(i + 1).expect("a text block after seg-warning");
+        assert_eq!(next_info, "text", "after {body}");
+        let src = body.trim_end_matches('\n');
+        let seg = parse_and_check(src, &catalog)
+            .unwrap_or_else(|e| panic!("{src}\n{}", support::render(&e, src)));
+        let actual = strata_dsl::warnings(&seg, &catalog, Some(src)).render(src);
+        assert_eq!(&actual, expected, "docs/dsl.md example:\n{src}");
+    }
+    assert!(n >= 1, "no warning example");
 }
 
 #[test]

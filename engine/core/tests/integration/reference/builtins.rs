@@ -113,7 +113,7 @@ impl<'a> Reference<'a> {
                     r,
                     f,
                     m,
-                    segment: rfm_segment(r, f),
+                    segment: rfm_segment(r, f, bins),
                 };
                 (id, rfm)
             })
@@ -175,8 +175,23 @@ impl<'a> Reference<'a> {
     }
 }
 
-/// The named RFM segment of (r, f), first match wins.
-pub(crate) fn rfm_segment(r: i64, f: i64) -> &'static str {
+/// The 5-point score of score `s` out of `bins`: 1 + the number of the
+/// rounding thresholds k - 1/2 (k = 1..4) that the position
+/// 4 (s - 1) / (bins - 1) reaches, compared as (2k - 1)(bins - 1) <= 8 (s - 1);
+/// one bin is the middle score, 3.
+pub(crate) fn five_point(s: i64, bins: i64) -> i64 {
+    if bins == 1 {
+        return 3;
+    }
+    1 + (1..=4)
+        .filter(|k| (2 * k - 1) * (bins - 1) <= 8 * (s - 1))
+        .count() as i64
+}
+
+/// The named RFM segment of scores (r, f) out of `bins`, first match wins
+/// on the 5-point scores.
+pub(crate) fn rfm_segment(r: i64, f: i64, bins: i64) -> &'static str {
+    let (r, f) = (five_point(r, bins), five_point(f, bins));
     if r <= 2 && f <= 2 {
         "hibernating"
     } else if r <= 2 && f <= 4 {

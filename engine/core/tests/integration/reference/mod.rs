@@ -32,7 +32,7 @@ use strata_dsl::ast::{
 };
 
 use builtins::Rfm;
-pub(crate) use builtins::{CLASSES, RFM_SEGMENTS, STATES, rfm_segment};
+pub(crate) use builtins::{CLASSES, RFM_SEGMENTS, STATES, five_point, rfm_segment};
 pub(crate) use reports::Period;
 
 pub(crate) const MICROS_PER_DAY: i64 = 86_400_000_000;

@@ -128,7 +128,7 @@ impl Reference<'_> {
             .collect();
         let grid = (1..=b)
             .flat_map(|r| (1..=b).map(move |f| (r, f)))
-            .map(|(r, f)| (r, f, rfm_segment(r, f), count(&|v| v.r == r && v.f == f)))
+            .map(|(r, f)| (r, f, rfm_segment(r, f, b), count(&|v| v.r == r && v.f == f)))
             .collect();
         RfmReport {
             segments,
