@@ -108,10 +108,28 @@ pub enum ExprKind {
         high: Value,
         negated: bool,
     },
-    /// `lhs CONTAINS value`: substring for strings, element for lists.
-    Contains { lhs: Operand, value: Value },
-    /// `lhs STARTS WITH value`.
-    StartsWith { lhs: Operand, value: Value },
+    /// `lhs CONTAINS value [IGNORING CASE]`: substring for strings,
+    /// element for lists (case is ignored for strings only).
+    Contains {
+        lhs: Operand,
+        value: Value,
+        #[serde(default, skip_serializing_if = "is_false")]
+        ignore_case: bool,
+    },
+    /// `lhs STARTS WITH value [IGNORING CASE]`.
+    StartsWith {
+        lhs: Operand,
+        value: Value,
+        #[serde(default, skip_serializing_if = "is_false")]
+        ignore_case: bool,
+    },
+    /// `lhs ENDS WITH value [IGNORING CASE]`.
+    EndsWith {
+        lhs: Operand,
+        value: Value,
+        #[serde(default, skip_serializing_if = "is_false")]
+        ignore_case: bool,
+    },
     /// `lhs IS [NOT] NULL`.
     IsNull { lhs: Operand, negated: bool },
     /// A boolean operand on its own, e.g. `consent_email`: true when the
@@ -204,6 +222,8 @@ pub enum Window {
     Since { from: TimeValue },
     /// `BETWEEN t1 AND t2`: `t1 <= event_time < t2` (and `< as_of`).
     Between { from: TimeValue, to: TimeValue },
+    /// `BEFORE t`: `event_time < t` (and `< as_of`).
+    Before { to: TimeValue },
 }
 
 /// `30d`, `2w`, `6m`, `1y`, `12h`.
@@ -317,6 +337,51 @@ pub struct BuiltinParams {
     pub lookback: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Duration>,
+}
+
+/// The three tests on text: [`ExprKind::Contains`],
+/// [`ExprKind::StartsWith`] and [`ExprKind::EndsWith`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextTest {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+impl TextTest {
+    /// The keywords, as the canonical form writes them.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            TextTest::Contains => "CONTAINS",
+            TextTest::StartsWith => "STARTS WITH",
+            TextTest::EndsWith => "ENDS WITH",
+        }
+    }
+
+    /// `lhs <test> value [IGNORING CASE]`.
+    pub fn expr(self, lhs: Operand, value: Value, ignore_case: bool) -> ExprKind {
+        match self {
+            TextTest::Contains => ExprKind::Contains {
+                lhs,
+                value,
+                ignore_case,
+            },
+            TextTest::StartsWith => ExprKind::StartsWith {
+                lhs,
+                value,
+                ignore_case,
+            },
+            TextTest::EndsWith => ExprKind::EndsWith {
+                lhs,
+                value,
+                ignore_case,
+            },
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn is_default_span(s: &Span) -> bool {

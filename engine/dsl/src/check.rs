@@ -7,7 +7,7 @@ use std::convert::Infallible;
 
 use crate::ast::{
     AggFunc, Aggregate, BuiltinFunc, CmpOp, EventFilter, EventSel, Expr, ExprKind, Ident, Operand,
-    Segment, Span, Value,
+    Segment, Span, TextTest, Value,
 };
 use crate::catalog::{Catalog, FieldType};
 use crate::error::Diagnostic;
@@ -200,7 +200,11 @@ impl Checker<'_> {
                     self.value_fits(&info, v, vspan);
                 }
             }
-            ExprKind::Contains { lhs, value } => {
+            ExprKind::Contains {
+                lhs,
+                value,
+                ignore_case,
+            } => {
                 let Some(info) = self.operand(lhs, ctx) else {
                     return;
                 };
@@ -209,6 +213,21 @@ impl Checker<'_> {
                     FieldType::String => {
                         self.value_fits(&info, value, vspan);
                     }
+                    FieldType::List(_) if *ignore_case => self.push(
+                        Diagnostic::new(
+                            e.span,
+                            format!(
+                                "IGNORING CASE needs text, but {} is {}",
+                                info.label,
+                                type_name(&info.ty)
+                            ),
+                        )
+                        .with_suggestion(format!(
+                            "list elements match exactly: {} CONTAINS {}",
+                            info.code,
+                            format::value(value)
+                        )),
+                    ),
                     FieldType::List(elem) => {
                         let elem_info = Info {
                             ty: (**elem).clone(),
@@ -239,7 +258,7 @@ impl Checker<'_> {
                     ),
                 }
             }
-            ExprKind::StartsWith { lhs, value } => {
+            ExprKind::StartsWith { lhs, value, .. } | ExprKind::EndsWith { lhs, value, .. } => {
                 let Some(info) = self.operand(lhs, ctx) else {
                     return;
                 };
@@ -247,11 +266,15 @@ impl Checker<'_> {
                 if info.ty == FieldType::String {
                     self.value_fits(&info, value, vspan);
                 } else {
+                    let op = match e.kind {
+                        ExprKind::EndsWith { .. } => TextTest::EndsWith.keyword(),
+                        _ => TextTest::StartsWith.keyword(),
+                    };
                     self.push(
                         Diagnostic::new(
                             e.span,
                             format!(
-                                "STARTS WITH needs text, but {} is {}",
+                                "{op} needs text, but {} is {}",
                                 info.label,
                                 type_name(&info.ty)
                             ),

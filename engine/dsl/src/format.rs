@@ -7,7 +7,7 @@ use std::fmt::{self, Write as _};
 
 use crate::ast::{
     Aggregate, Builtin, BuiltinParams, CmpOp, Comment, Duration, EventFilter, EventSel, Expr,
-    ExprKind, Ident, Operand, Segment, TimeValue, Value, Window,
+    ExprKind, Ident, Operand, Segment, TextTest, TimeValue, Value, Window,
 };
 use crate::lexer;
 use crate::time;
@@ -89,6 +89,7 @@ fn chain_arg(out: &mut String, e: &Expr, op: &str) {
         | ExprKind::Between { .. }
         | ExprKind::Contains { .. }
         | ExprKind::StartsWith { .. }
+        | ExprKind::EndsWith { .. }
         | ExprKind::IsNull { .. }
         | ExprKind::Truthy { .. }
         | ExprKind::Performed { .. }
@@ -153,14 +154,21 @@ pub(crate) fn expr(out: &mut String, e: &Expr) {
             let not = if *negated { " NOT" } else { "" };
             let _ = write!(out, "{not} BETWEEN {} AND {}", value(low), value(high));
         }
-        ExprKind::Contains { lhs, value: v } => {
-            operand(out, lhs);
-            let _ = write!(out, " CONTAINS {}", value(v));
-        }
-        ExprKind::StartsWith { lhs, value: v } => {
-            operand(out, lhs);
-            let _ = write!(out, " STARTS WITH {}", value(v));
-        }
+        ExprKind::Contains {
+            lhs,
+            value: v,
+            ignore_case,
+        } => text_test(out, lhs, TextTest::Contains, v, *ignore_case),
+        ExprKind::StartsWith {
+            lhs,
+            value: v,
+            ignore_case,
+        } => text_test(out, lhs, TextTest::StartsWith, v, *ignore_case),
+        ExprKind::EndsWith {
+            lhs,
+            value: v,
+            ignore_case,
+        } => text_test(out, lhs, TextTest::EndsWith, v, *ignore_case),
         ExprKind::IsNull { lhs, negated } => {
             operand(out, lhs);
             out.push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
@@ -239,10 +247,19 @@ fn ends_with_operand(e: &Expr) -> bool {
         | ExprKind::Between { .. }
         | ExprKind::Contains { .. }
         | ExprKind::StartsWith { .. }
+        | ExprKind::EndsWith { .. }
         | ExprKind::IsNull { .. }
         | ExprKind::Performed { .. }
         | ExprKind::Anniversary { .. }
         | ExprKind::InSegment { .. } => false,
+    }
+}
+
+fn text_test(out: &mut String, lhs: &Operand, test: TextTest, v: &Value, ignore_case: bool) {
+    operand(out, lhs);
+    let _ = write!(out, " {} {}", test.keyword(), value(v));
+    if ignore_case {
+        out.push_str(" IGNORING CASE");
     }
 }
 
@@ -256,6 +273,9 @@ fn window(out: &mut String, w: &Window) {
         }
         Window::Between { from, to } => {
             let _ = write!(out, "BETWEEN {} AND {}", time_value(from), time_value(to));
+        }
+        Window::Before { to } => {
+            let _ = write!(out, "BEFORE {}", time_value(to));
         }
     }
 }

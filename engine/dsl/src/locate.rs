@@ -79,7 +79,7 @@ impl<'a> Locator<'a> {
                 Tok::RParen => depth -= 1,
                 Tok::Word if depth == 0 => {
                     let w = src[t.span.range()].to_ascii_lowercase();
-                    if matches!(w.as_str(), "within" | "since" | "between") {
+                    if matches!(w.as_str(), "within" | "since" | "between" | "before") {
                         found = Some(t.span);
                     }
                 }

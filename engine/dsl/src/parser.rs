@@ -4,7 +4,7 @@
 
 use crate::ast::{
     AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, Duration, EventFilter, EventSel, Expr,
-    ExprKind, Ident, Operand, Segment, Span, TimeUnit, TimeValue, Value, Window,
+    ExprKind, Ident, Operand, Segment, Span, TextTest, TimeUnit, TimeValue, Value, Window,
 };
 use crate::error::Diagnostic;
 use crate::lexer::{self, FUNCTIONS, Tok, Token};
@@ -669,7 +669,10 @@ impl<'a> Parser<'a> {
         let kw = self.bump().span;
         let open = self.bump().span;
         let (filter, property) = self.in_call(|p| p.event_filter(true))?;
-        let close = self.close(open, "`)`, WHERE or a window (WITHIN, SINCE, BETWEEN)")?;
+        let close = self.close(
+            open,
+            "`)`, WHERE or a window (WITHIN, SINCE, BETWEEN, BEFORE)",
+        )?;
         Ok(Aggregate {
             func,
             property,
@@ -754,6 +757,11 @@ impl<'a> Parser<'a> {
             self.expect_kw("and", "BETWEEN <time> AND <time>")?;
             let to = self.time()?;
             return Ok(Some(Window::Between { from, to }));
+        }
+        // Not reserved: only a window may stand here.
+        if self.eat_kw("before").is_some() {
+            let to = self.time()?;
+            return Ok(Some(Window::Before { to }));
         }
         Ok(None)
     }
@@ -1019,7 +1027,9 @@ impl<'a> Parser<'a> {
                     t.span,
                     format!("expected an operator before {}", self.describe(&t)),
                 )
-                .with_expected("=, !=, <, <=, >, >=, IN, BETWEEN, CONTAINS, STARTS WITH or IS NULL")
+                .with_expected(
+                    "=, !=, <, <=, >, >=, IN, BETWEEN, CONTAINS, STARTS WITH, ENDS WITH or IS NULL",
+                )
                 .with_suggestion(format!(
                     "did you mean {} = {}?",
                     &self.src[start.range()],
@@ -1086,14 +1096,19 @@ impl<'a> Parser<'a> {
             }
             _ if self.is_kw("contains") => {
                 self.bump();
-                let value = self.value()?;
-                ExprKind::Contains { lhs, value }
+                self.text_test(TextTest::Contains, lhs)?
             }
             _ if self.is_kw("starts") => {
                 self.bump();
                 self.expect_kw("with", "STARTS WITH 'text'")?;
-                let value = self.value()?;
-                ExprKind::StartsWith { lhs, value }
+                self.text_test(TextTest::StartsWith, lhs)?
+            }
+            // `ends` is a keyword only here, before `with`: a field may be
+            // named `ends`.
+            _ if self.is_kw("ends") && self.word_is(self.peek(1), "with") => {
+                self.bump();
+                self.bump();
+                self.text_test(TextTest::EndsWith, lhs)?
             }
             _ if self.is_kw("is") => {
                 self.bump();
@@ -1124,6 +1139,18 @@ impl<'a> Parser<'a> {
             kind,
             span: start.to(Span::new(self.prev_end, self.prev_end)),
         })
+    }
+
+    /// The value of a text test and an optional `IGNORING CASE` after it
+    /// (words that are keywords only there, not reserved).
+    fn text_test(&mut self, test: TextTest, lhs: Operand) -> PResult<ExprKind> {
+        let value = self.value()?;
+        let ignore_case = self.is_kw("ignoring") && self.word_is(self.peek(1), "case");
+        if ignore_case {
+            self.bump();
+            self.bump();
+        }
+        Ok(test.expr(lhs, value, ignore_case))
     }
 
     fn between_values(&mut self) -> PResult<(Value, Value)> {

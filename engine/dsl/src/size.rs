@@ -140,6 +140,7 @@ pub fn shape(root: &Expr) -> Shape {
             | ExprKind::Between { .. }
             | ExprKind::Contains { .. }
             | ExprKind::StartsWith { .. }
+            | ExprKind::EndsWith { .. }
             | ExprKind::IsNull { .. }
             | ExprKind::Truthy { .. }
             | ExprKind::Performed { .. }

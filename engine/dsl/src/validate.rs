@@ -100,6 +100,7 @@ impl Validator<'_> {
             ExprKind::Compare { lhs, .. }
             | ExprKind::Contains { lhs, .. }
             | ExprKind::StartsWith { lhs, .. }
+            | ExprKind::EndsWith { lhs, .. }
             | ExprKind::InList { lhs, .. }
             | ExprKind::Between { lhs, .. }
             | ExprKind::IsNull { lhs, .. }
@@ -143,8 +144,9 @@ impl Validator<'_> {
         let region = |lhs: &Operand| Span::new(operand_span(lhs).end as usize, e.span.end as usize);
         match &e.kind {
             ExprKind::Compare { lhs, value, .. }
-            | ExprKind::Contains { lhs, value }
-            | ExprKind::StartsWith { lhs, value } => {
+            | ExprKind::Contains { lhs, value, .. }
+            | ExprKind::StartsWith { lhs, value, .. }
+            | ExprKind::EndsWith { lhs, value, .. } => {
                 self.value(value, self.loc.value(region(lhs), 0, e.span));
             }
             ExprKind::InList { lhs, list, .. } => {
@@ -254,6 +256,7 @@ impl Validator<'_> {
         let span = self.loc.window(f.span, f.span);
         match w {
             Window::Within { duration } => self.duration(duration, span),
+            Window::Before { to } => self.time(to, span),
             Window::Since { from } => {
                 self.time(from, span);
                 if *from == TimeValue::Now {

@@ -127,6 +127,7 @@ impl Expr {
             | ExprKind::Between { .. }
             | ExprKind::Contains { .. }
             | ExprKind::StartsWith { .. }
+            | ExprKind::EndsWith { .. }
             | ExprKind::IsNull { .. }
             | ExprKind::Truthy { .. }
             | ExprKind::Performed { .. }
@@ -146,6 +147,7 @@ impl Expr {
             | ExprKind::Between { .. }
             | ExprKind::Contains { .. }
             | ExprKind::StartsWith { .. }
+            | ExprKind::EndsWith { .. }
             | ExprKind::IsNull { .. }
             | ExprKind::Truthy { .. }
             | ExprKind::Performed { .. }
@@ -164,6 +166,7 @@ impl Expr {
             | ExprKind::Between { lhs, .. }
             | ExprKind::Contains { lhs, .. }
             | ExprKind::StartsWith { lhs, .. }
+            | ExprKind::EndsWith { lhs, .. }
             | ExprKind::IsNull { lhs, .. }
             | ExprKind::Truthy { lhs } => Some(lhs),
             ExprKind::And { .. }
@@ -185,6 +188,7 @@ impl Expr {
             | ExprKind::Between { lhs, .. }
             | ExprKind::Contains { lhs, .. }
             | ExprKind::StartsWith { lhs, .. }
+            | ExprKind::EndsWith { lhs, .. }
             | ExprKind::IsNull { lhs, .. }
             | ExprKind::Truthy { lhs } => lhs.event_filter(),
             ExprKind::And { .. }
@@ -203,6 +207,7 @@ impl Expr {
             | ExprKind::Between { lhs, .. }
             | ExprKind::Contains { lhs, .. }
             | ExprKind::StartsWith { lhs, .. }
+            | ExprKind::EndsWith { lhs, .. }
             | ExprKind::IsNull { lhs, .. }
             | ExprKind::Truthy { lhs } => match lhs {
                 Operand::Aggregate(a) => Some(&mut a.filter),
@@ -387,6 +392,7 @@ impl Expr {
             | ExprKind::Between { .. }
             | ExprKind::Contains { .. }
             | ExprKind::StartsWith { .. }
+            | ExprKind::EndsWith { .. }
             | ExprKind::IsNull { .. }
             | ExprKind::Truthy { .. }
             | ExprKind::Performed { .. }
@@ -414,6 +420,7 @@ impl Expr {
             | ExprKind::Between { .. }
             | ExprKind::Contains { .. }
             | ExprKind::StartsWith { .. }
+            | ExprKind::EndsWith { .. }
             | ExprKind::IsNull { .. }
             | ExprKind::Truthy { .. }
             | ExprKind::Performed { .. }

@@ -101,11 +101,7 @@ pub(crate) fn check(
 }
 
 /// [`rendered`] for an engine error that may be a DSL error.
-fn rendered_core(
-    e: strata_core::Error,
-    src: &str,
-    origin: Option<&Path>,
-) -> anyhow::Error {
+fn rendered_core(e: strata_core::Error, src: &str, origin: Option<&Path>) -> anyhow::Error {
     match e {
         strata_core::Error::Dsl(d) => rendered(&d, src, origin),
         other => other.into(),

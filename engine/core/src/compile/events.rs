@@ -296,6 +296,7 @@ impl Compiler<'_> {
                 Some(time::resolve(*from, as_of)?),
                 time::resolve(*to, as_of)?.min(as_of),
             ),
+            Some(Window::Before { to }) => (None, time::resolve(*to, as_of)?.min(as_of)),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit};
 use datafusion::common::ScalarValue;
+use datafusion::functions::expr_fn;
 use datafusion::logical_expr::cast;
 use datafusion::prelude::{Expr as DfExpr, coalesce, ident, lit};
 use strata_dsl::ast::{AggFunc, BuiltinFunc, CmpOp, Expr, ExprKind, Operand, TimeValue, Value};
@@ -41,6 +42,7 @@ impl Compiler<'_> {
             | ExprKind::Between { .. }
             | ExprKind::Contains { .. }
             | ExprKind::StartsWith { .. }
+            | ExprKind::EndsWith { .. }
             | ExprKind::IsNull { .. }
             | ExprKind::Truthy { .. }
             | ExprKind::Performed { .. }
@@ -93,22 +95,37 @@ impl Compiler<'_> {
                     }
                 }
             }
-            ExprKind::Contains { lhs, value } => {
+            ExprKind::Contains {
+                lhs,
+                value,
+                ignore_case,
+            } => {
                 let (l, ty) = self.operand(lhs, scope)?;
                 let needle = value_lit(value, &ty, self.cx.as_of)?;
                 match ty {
                     DataType::List(_) | DataType::LargeList(_) => {
                         datafusion::functions_nested::expr_fn::array_has(l, needle)
                     }
-                    _ => datafusion::functions::expr_fn::contains(l, needle),
+                    _ => text_match(expr_fn::contains, l, needle, *ignore_case),
                 }
             }
-            ExprKind::StartsWith { lhs, value } => {
+            ExprKind::StartsWith {
+                lhs,
+                value,
+                ignore_case,
+            } => {
                 let (l, ty) = self.operand(lhs, scope)?;
-                datafusion::functions::expr_fn::starts_with(
-                    l,
-                    value_lit(value, &ty, self.cx.as_of)?,
-                )
+                let prefix = value_lit(value, &ty, self.cx.as_of)?;
+                text_match(expr_fn::starts_with, l, prefix, *ignore_case)
+            }
+            ExprKind::EndsWith {
+                lhs,
+                value,
+                ignore_case,
+            } => {
+                let (l, ty) = self.operand(lhs, scope)?;
+                let suffix = value_lit(value, &ty, self.cx.as_of)?;
+                text_match(expr_fn::ends_with, l, suffix, *ignore_case)
             }
             ExprKind::IsNull { lhs, negated } => {
                 let (l, _) = self.operand(lhs, scope)?;
@@ -131,9 +148,8 @@ impl Compiler<'_> {
             }
             ExprKind::Anniversary { field, days } => {
                 let f = ident(&field.name);
-                let key = datafusion::functions::expr_fn::date_part(lit("month"), f.clone())
-                    * lit(100i32)
-                    + datafusion::functions::expr_fn::date_part(lit("day"), f);
+                let key = expr_fn::date_part(lit("month"), f.clone()) * lit(100i32)
+                    + expr_fn::date_part(lit("day"), f);
                 let keys = time::anniversary_keys(self.cx.as_of, *days)
                     .into_iter()
                     .map(|k| lit(k as i32))
@@ -271,4 +287,19 @@ fn in_list(mut pairs: Vec<(DfExpr, DfExpr)>, negated: bool) -> Result<DfExpr> {
     }
     let any = disjunction(pairs.into_iter().map(|(l, r)| l.eq(r)).collect());
     Ok(if negated { !any } else { any })
+}
+
+/// `f(text, pattern)`, both sides in lower case (Unicode lowercase, as
+/// DataFusion's `lower`) when case is ignored.
+fn text_match(
+    f: fn(DfExpr, DfExpr) -> DfExpr,
+    text: DfExpr,
+    pattern: DfExpr,
+    ignore_case: bool,
+) -> DfExpr {
+    if ignore_case {
+        f(expr_fn::lower(text), expr_fn::lower(pattern))
+    } else {
+        f(text, pattern)
+    }
 }

@@ -40,6 +40,7 @@ pub(super) fn holds_without_events(e: &Expr) -> Option<bool> {
         | ExprKind::IsNull { .. }
         | ExprKind::Contains { .. }
         | ExprKind::StartsWith { .. }
+        | ExprKind::EndsWith { .. }
         | ExprKind::Truthy { .. } => match e.lhs() {
             Some(Operand::Aggregate(a)) => aggregate_without_events(&e.kind, a.func),
             Some(Operand::Field { .. } | Operand::Builtin(_)) | None => None,
@@ -84,6 +85,7 @@ fn aggregate_without_events(kind: &ExprKind, func: AggFunc) -> Option<bool> {
         // Not conditions an aggregate can be the subject of.
         ExprKind::Contains { .. }
         | ExprKind::StartsWith { .. }
+        | ExprKind::EndsWith { .. }
         | ExprKind::Truthy { .. }
         | ExprKind::And { .. }
         | ExprKind::Or { .. }

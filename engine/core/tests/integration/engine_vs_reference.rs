@@ -476,6 +476,41 @@ async fn not_equal_vs_not_with_null_countries() {
     f.assert_members("country STARTS WITH 'U%'", &[4]).await;
     f.assert_members("country CONTAINS '%'", &[4]).await;
     f.assert_members("country STARTS WITH 'U_'", &[]).await;
+    f.assert_members("country ENDS WITH 'S'", &[1, 4]).await;
+    f.assert_members("country ENDS WITH 's'", &[]).await;
+    f.assert_members("country ENDS WITH 's' IGNORING CASE", &[1, 4])
+        .await;
+    f.assert_members("country STARTS WITH 'u%' IGNORING CASE", &[4])
+        .await;
+    f.assert_members("country CONTAINS 'e' IGNORING CASE", &[2])
+        .await;
+    f.assert_members("NOT country ENDS WITH 'S'", &[2, 3]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_windows_end_at_their_time_and_at_as_of() {
+    let t = as_of();
+    let events = vec![
+        event(1, t - 10 * DAY, "purchase", Some("web"), Some(100)),
+        event(2, t - 30 * DAY, "purchase", Some("pos"), Some(100)),
+        event(3, t - 30 * DAY + 1, "purchase", Some("pos"), Some(100)),
+        event(4, t, "purchase", Some("web"), Some(100)),
+    ];
+    let profiles = (1..=4).map(|id| profile(id, &[])).collect();
+    let f = Fixture::new(profiles, events, t).await;
+    // `BEFORE t` is `event_time < t`: the event exactly at -30d is out.
+    f.assert_members("performed(purchase BEFORE -30d)", &[])
+        .await;
+    f.assert_members("performed(purchase BEFORE -29d)", &[2, 3])
+        .await;
+    // Never past as_of, even for a later time.
+    f.assert_members("performed(purchase BEFORE 2100-01-01)", &[1, 2, 3])
+        .await;
+    f.assert_members(
+        "count(purchase WHERE channel = 'pos' BEFORE now) = 1",
+        &[2, 3],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,8 @@ use rand::{Rng, SeedableRng};
 use strata_datasets::Manifest;
 use strata_dsl::ast::{
     AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, CmpOp, Duration, EventFilter,
-    EventSel, Expr, ExprKind, Ident, Operand, Segment, TimeUnit, TimeValue, Value, Window,
+    EventSel, Expr, ExprKind, Ident, Operand, Segment, TextTest, TimeUnit, TimeValue, Value,
+    Window,
 };
 
 use crate::reference::{
@@ -759,7 +760,11 @@ impl SegmentGen<'_> {
             },
             "interests" => {
                 let value = Value::String(INTERESTS.choose(self.rng).expect("i").to_string());
-                e(ExprKind::Contains { lhs, value })
+                e(ExprKind::Contains {
+                    lhs,
+                    value,
+                    ignore_case: false,
+                })
             }
             "country" => {
                 let s = match values.choose(self.rng) {
@@ -788,14 +793,7 @@ impl SegmentGen<'_> {
                             negated: self.chance(0.4),
                         })
                     }
-                    2 => e(ExprKind::Contains {
-                        lhs,
-                        value: Value::String(self.substring(&s, false)),
-                    }),
-                    3 => e(ExprKind::StartsWith {
-                        lhs,
-                        value: Value::String(self.substring(&s, true)),
-                    }),
+                    2 | 3 => e(self.text_match(lhs, &s)),
                     _ => {
                         let other = COUNTRIES.choose(self.rng).expect("c").to_string();
                         let (low, high) = if s <= other { (s, other) } else { (other, s) };
@@ -862,17 +860,44 @@ impl SegmentGen<'_> {
     }
 
     /// A prefix (or any substring) of `s`, sometimes empty.
-    fn substring(&mut self, s: &str, prefix: bool) -> String {
+    /// CONTAINS, STARTS WITH or ENDS WITH a part of `s` (a substring, a
+    /// prefix, a suffix), sometimes ignoring case with the part's case
+    /// changed at random.
+    fn text_match(&mut self, lhs: Operand, s: &str) -> ExprKind {
+        let (test, part) = match self.rng.random_range(0..3) {
+            0 => (TextTest::Contains, Part::Any),
+            1 => (TextTest::StartsWith, Part::Prefix),
+            _ => (TextTest::EndsWith, Part::Suffix),
+        };
+        let part = self.substring(s, part);
+        let ignore_case = self.chance(0.4);
+        let part = if ignore_case {
+            part.chars()
+                .map(|c| match self.chance(0.5) {
+                    true => c.to_uppercase().collect::<String>(),
+                    false => c.to_lowercase().collect(),
+                })
+                .collect()
+        } else {
+            part
+        };
+        test.expr(lhs, Value::String(part), ignore_case)
+    }
+
+    /// A part of `s`: a substring, prefix or suffix, sometimes empty.
+    fn substring(&mut self, s: &str, part: Part) -> String {
         let chars: Vec<char> = s.chars().collect();
         if chars.is_empty() {
             return String::new();
         }
-        let start = if prefix {
-            0
-        } else {
-            self.rng.random_range(0..chars.len())
+        let start = match part {
+            Part::Prefix => 0,
+            Part::Any | Part::Suffix => self.rng.random_range(0..chars.len()),
         };
-        let end = self.rng.random_range(start..=chars.len());
+        let end = match part {
+            Part::Suffix => chars.len(),
+            Part::Any | Part::Prefix => self.rng.random_range(start..=chars.len()),
+        };
         let mut out: String = chars[start..end].iter().collect();
         if out.is_empty() && self.chance(0.5) {
             // Patterns that a LIKE-based implementation would misread.
@@ -1110,12 +1135,7 @@ impl SegmentGen<'_> {
                 let Value::String(s) = a else {
                     unreachable!("text literal")
                 };
-                let value = Value::String(self.substring(&s, true));
-                if self.chance(0.5) {
-                    e(ExprKind::StartsWith { lhs, value })
-                } else {
-                    e(ExprKind::Contains { lhs, value })
-                }
+                e(self.text_match(lhs, &s))
             }
             _ => {
                 let (low, high) = if text {
@@ -1360,4 +1380,12 @@ pub(crate) fn add_saved_segments(ds: &mut RandomDataset, rng: &mut StdRng) {
         };
         ds.data.saved.insert(format!("saved_{i}"), text);
     }
+}
+
+/// Which part of a text [`SegmentGen::substring`] takes.
+#[derive(Clone, Copy)]
+enum Part {
+    Any,
+    Prefix,
+    Suffix,
 }

@@ -25,6 +25,9 @@ fn valid_segments_check() {
         "IN SEGMENT vip AND NOT IN SEGMENT vip_reachable",
         "performed(cart_abandoned WHERE amount >= 200 WITHIN 7d) AND NOT performed(purchase WITHIN 7d)",
         "count(any WHERE NOT (channel = 'web' OR channel = 'app') SINCE -6m) = 0",
+        "email ENDS WITH '@gmail.com' IGNORING CASE AND first_name CONTAINS 'ann' IGNORING CASE",
+        "performed(purchase BEFORE 2024-11-25) AND NOT performed(purchase BEFORE -30d)",
+        "count(purchase WHERE category STARTS WITH 'sh' IGNORING CASE BEFORE today) > 0",
         // Relative ends in order, or in an order that depends on as_of.
         "count(purchase BETWEEN -60d AND -30d) > 0",
         "count(purchase BETWEEN -1m AND -30d) > 0",

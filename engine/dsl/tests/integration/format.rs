@@ -105,6 +105,27 @@ fn truthy_before_between_window_is_parenthesised() {
 }
 
 #[test]
+fn text_matches_and_before_windows() {
+    for src in [
+        "email ENDS WITH '@gmail.com'",
+        "first_name CONTAINS 'ann' IGNORING CASE",
+        "city STARTS WITH 'san' IGNORING CASE\n  AND email ENDS WITH '.ES' IGNORING CASE",
+        "performed(purchase BEFORE 2024-11-25)",
+        "count(purchase WHERE category ENDS WITH 'wear' IGNORING CASE BEFORE -30d) > 0",
+        // The new words are not reserved: fields may be named so.
+        "ends ENDS WITH 'x' AND before = 1 AND ignoring AND case CONTAINS 'y'",
+        "count(e WHERE before BEFORE now) > 0",
+    ] {
+        assert_eq!(roundtrip(src), src);
+    }
+    // Keywords in any case, canonical upper case.
+    assert_eq!(
+        roundtrip("email ends with 'x' ignoring case"),
+        "email ENDS WITH 'x' IGNORING CASE"
+    );
+}
+
+#[test]
 fn long_segments_break_per_operand_and_keep_comments() {
     let src = "# lapsed omnichannel VIPs who accept email
 rfm.segment IN ('champions', 'loyal', 'cannot_lose') AND channel_mix = 'omnichannel'

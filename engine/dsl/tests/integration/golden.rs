@@ -96,6 +96,8 @@ fn cases() -> Vec<(&'static str, String)> {
         ("empty_window", "count(purchase BETWEEN 2024-05-01 AND 2024-01-01) > 0".into()),
         ("anniversary_in_hours", "anniversary(birth_date) WITHIN NEXT 12h".into()),
         ("reversed_between", "profile_id BETWEEN 10 AND 5".into()),
+        ("ends_with_on_number", "profile_id ENDS WITH '7'".into()),
+        ("ignoring_case_on_a_list", "interests CONTAINS 'Running' IGNORING CASE".into()),
         ("relative_window_swapped", "count(purchase BETWEEN -30d AND -60d) > 0".into()),
         ("relative_window_now_today", "performed(purchase BETWEEN now AND today)".into()),
         ("since_now", "count(email_open SINCE now) = 0".into()),

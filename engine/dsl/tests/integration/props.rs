@@ -156,6 +156,7 @@ fn window() -> impl Strategy<Value = Window> {
         time_value()
             .prop_filter("SINCE now is empty", |t| *t != TimeValue::Now)
             .prop_map(|from| Window::Since { from }),
+        time_value().prop_map(|to| Window::Before { to }),
         (time_value(), time_value()).prop_filter_map("non-empty window", |(a, b)| {
             match later(&a, &b) {
                 Some(Ordering::Equal) => None,
@@ -197,8 +198,19 @@ fn condition(lhs: BoxedStrategy<Operand>) -> BoxedStrategy<ExprKind> {
                 negated,
             }
         }),
-        (lhs.clone(), value()).prop_map(|(lhs, value)| ExprKind::Contains { lhs, value }),
-        (lhs.clone(), value()).prop_map(|(lhs, value)| ExprKind::StartsWith { lhs, value }),
+        // One arm for the three text tests: each arm of the union costs
+        // stack in every generation.
+        (
+            lhs.clone(),
+            value(),
+            any::<bool>(),
+            prop::sample::select(vec![
+                TextTest::Contains,
+                TextTest::StartsWith,
+                TextTest::EndsWith
+            ])
+        )
+            .prop_map(|(lhs, value, ignore_case, test)| test.expr(lhs, value, ignore_case)),
         (lhs.clone(), any::<bool>()).prop_map(|(lhs, negated)| ExprKind::IsNull { lhs, negated }),
         lhs.prop_map(|lhs| ExprKind::Truthy { lhs }),
     ]

@@ -202,6 +202,7 @@ impl<'a> Reference<'a> {
                 resolve(from, self.as_of),
                 resolve(to, self.as_of).min(self.as_of),
             ),
+            Some(Window::Before { to }) => (i64::MIN, resolve(to, self.as_of).min(self.as_of)),
         };
         self.existing_events(id).filter(move |e| {
             let type_ok = match &f.event {
@@ -364,23 +365,46 @@ fn condition(e: &Expr, v: &Val, as_of: i64) -> bool {
                 && compare(v, high, as_of) != Ordering::Greater;
             inside != *negated
         }
-        ExprKind::Contains { value, .. } => {
+        ExprKind::Contains {
+            value, ignore_case, ..
+        } => {
             let Value::String(needle) = value else {
                 panic!("CONTAINS {value:?}")
             };
             match v {
-                Val::Str(s) => s.contains(needle.as_str()),
+                Val::Str(s) => {
+                    let (s, needle) = cased(s, needle, *ignore_case);
+                    s.contains(needle.as_str())
+                }
                 Val::List(items) => items.iter().any(|i| i.as_deref() == Some(needle.as_str())),
                 other => panic!("CONTAINS on {other:?}"),
             }
         }
-        ExprKind::StartsWith { value, .. } => {
-            let (Val::Str(s), Value::String(prefix)) = (v, value) else {
-                panic!("STARTS WITH on {v:?} {value:?}")
+        ExprKind::StartsWith {
+            value, ignore_case, ..
+        }
+        | ExprKind::EndsWith {
+            value, ignore_case, ..
+        } => {
+            let (Val::Str(s), Value::String(part)) = (v, value) else {
+                panic!("STARTS / ENDS WITH on {v:?} {value:?}")
             };
-            s.starts_with(prefix.as_str())
+            let (s, part) = cased(s, part, *ignore_case);
+            match e.kind {
+                ExprKind::StartsWith { .. } => s.starts_with(part.as_str()),
+                _ => s.ends_with(part.as_str()),
+            }
         }
         other => panic!("not a condition: {other:?}"),
+    }
+}
+
+/// Text and pattern as compared: both lower-cased when case is ignored.
+fn cased(s: &str, pattern: &str, ignore_case: bool) -> (String, String) {
+    if ignore_case {
+        (s.to_lowercase(), pattern.to_lowercase())
+    } else {
+        (s.to_string(), pattern.to_string())
     }
 }
 
