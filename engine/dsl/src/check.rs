@@ -553,6 +553,13 @@ impl Checker<'_> {
                         "WHERE filters events; move the condition on `{n}` out of the aggregate and join it with AND"
                     ))
             }
+            Scope::Event if n == "event_type" => {
+                Diagnostic::new(name.span, "the event type is not a property inside WHERE")
+                    .with_suggestion(
+                        "name the event type first: count(purchase WHERE ...), or list several \
+                         types as separate conditions joined with OR",
+                    )
+            }
             Scope::Event => {
                 let names = self.event_prop_names();
                 let d = Diagnostic::new(name.span, format!("unknown event property `{n}`"))
@@ -637,6 +644,12 @@ impl Checker<'_> {
                     d = d.with_suggestion(format!(
                         "`{0}` is a property; aggregate it as e.g. sum(purchase.{0})",
                         name.name
+                    ));
+                } else if self.catalog.profile_field(&name.name).is_some() {
+                    d = d.with_suggestion(format!(
+                        "`{0}` is a profile attribute: compare it on its own, outside any \
+                         aggregate, e.g. {0} IS NOT NULL",
+                        format::ident(&name.name)
                     ));
                 } else {
                     d = Self::with_did_you_mean(d, &name.name, &types);

@@ -209,7 +209,9 @@ impl Lexer<'_> {
                     while is_ident_char(self.peek(0)) {
                         self.pos += 1;
                     }
-                    if !self.peek(0).is_ascii() {
+                    if self.peek(0) == b'-' && is_ident_start(self.peek(1)) {
+                        self.hyphenated(start);
+                    } else if !self.peek(0).is_ascii() {
                         self.bad_word(start);
                     } else {
                         self.push(Tok::Word, start);
@@ -229,6 +231,10 @@ impl Lexer<'_> {
                         );
                     } else if c == ';' {
                         d = d.with_suggestion("remove the `;`: a segment is one condition");
+                    } else if c == '*' {
+                        d = d.with_suggestion(
+                            "count(any) counts events of every type, count(purchase) one type",
+                        );
                     }
                     self.error(d);
                     self.push(Tok::Error, start);
@@ -363,12 +369,69 @@ impl Lexer<'_> {
 
     /// Numbers, durations, dates and timestamps. `start` is at the `-` of a
     /// negative number (already consumed) or at the first digit.
+    /// `add-to-cart`: a word with hyphens, which only a backquoted name
+    /// may hold. One error for the whole word.
+    fn hyphenated(&mut self, start: usize) {
+        while is_ident_char(self.peek(0)) || self.peek(0) == b'-' {
+            self.pos += 1;
+        }
+        let word = &self.src[start..self.pos];
+        let d = Diagnostic::new(
+            Span::new(start, self.pos),
+            format!("`{word}` is not a plain name: `-` is not allowed in one"),
+        )
+        .with_suggestion(format!(
+            "write it in backquotes, `{word}`, or with `_` if that is its name: {}",
+            word.replace('-', "_")
+        ))
+        .with_replacement(format!("`{word}`"));
+        self.error(d);
+        self.push(Tok::Error, start);
+    }
+
+    /// `01/12/2025`: a date written with slashes. One error for the whole
+    /// text, with the year-month-day spelling of each possible reading.
+    fn slash_date(&mut self, start: usize) {
+        while self.peek(0).is_ascii_digit() || self.peek(0) == b'/' {
+            self.pos += 1;
+        }
+        let text = &self.src[start..self.pos];
+        let parts: Vec<u32> = text.split('/').filter_map(|p| p.parse().ok()).collect();
+        let mut d = Diagnostic::new(
+            Span::new(start, self.pos),
+            format!("`{text}` is not a date: dates are written year-month-day"),
+        )
+        .with_expected("a date like 2025-01-12");
+        if let [a, b, year] = parts[..] {
+            let iso = |month: u32, day: u32| format!("{year:04}-{month:02}-{day:02}");
+            let readings: Vec<String> = [(a, b, "month/day"), (b, a, "day/month")]
+                .into_iter()
+                .filter(|&(m, day, _)| (1..=12).contains(&m) && (1..=31).contains(&day))
+                .map(|(m, day, how)| format!("{} (read as {how})", iso(m, day)))
+                .collect();
+            d = match readings.as_slice() {
+                [] => d,
+                [one] => d.with_suggestion(format!("write {one}")),
+                [first, second] if first != second => {
+                    d.with_suggestion(format!("write {first} or {second}"))
+                }
+                [same, _] => d.with_suggestion(format!("write {same}")),
+                _ => d,
+            };
+        }
+        self.error(d);
+        self.push(Tok::Error, start);
+    }
+
     fn number(&mut self, start: usize, negative: bool) {
         let digits_start = self.pos;
         let n_int = self.eat_digits();
         // A date: 2024-05-01 (only for non-negative numbers).
         if !negative && self.peek(0) == b'-' && self.peek(1).is_ascii_digit() {
             return self.datetime(start, n_int);
+        }
+        if !negative && self.peek(0) == b'/' && self.peek(1).is_ascii_digit() {
+            return self.slash_date(start);
         }
         let mut is_float = false;
         if self.peek(0) == b'.' && self.peek(1).is_ascii_digit() {

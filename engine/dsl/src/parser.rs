@@ -3,10 +3,12 @@
 //! It never panics and never recurses deeper than [`MAX_PARSE_DEPTH`].
 
 use crate::ast::{
-    AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, Duration, EventFilter, EventSel, Expr,
-    ExprKind, Ident, Operand, Segment, Span, TextTest, TimeUnit, TimeValue, Value, Window,
+    AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, CmpOp, Duration, EventFilter,
+    EventSel, Expr, ExprKind, Ident, Operand, Segment, Span, TextTest, TimeUnit, TimeValue, Value,
+    Window,
 };
 use crate::error::Diagnostic;
+use crate::format;
 use crate::lexer::{self, FUNCTIONS, Tok, Token};
 use crate::suggest;
 
@@ -271,6 +273,68 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The `)` of `count(...)` or `performed(...)`: what else may follow
+    /// the event is named, with a fix for the usual mistakes (a comma, a
+    /// misspelt window keyword, words like `in last 30 days`).
+    fn close_call(&mut self, open: Span, expected: &str) -> PResult<Span> {
+        let t = self.tok().clone();
+        let d = Diagnostic::new(
+            t.span,
+            format!(
+                "expected `)`, WHERE or a window after the event, found {}",
+                self.describe(&t)
+            ),
+        )
+        .with_related(open, "in this call")
+        .with_expected(expected);
+        let d = match &t.tok {
+            Tok::Comma => d.with_suggestion(
+                "nothing separates the event, WHERE and the window: remove the `,`",
+            ),
+            Tok::Word | Tok::Kw(_) => {
+                let word = self.text(&t).to_ascii_lowercase();
+                let keywords = ["WHERE", "WITHIN", "SINCE", "BETWEEN", "BEFORE"];
+                match suggest::best(&word, keywords) {
+                    Some(k) => d.did_you_mean(&k),
+                    None => match self.spelled_out_window() {
+                        Some(fix) => d.with_suggestion(fix),
+                        None => return self.close(open, expected),
+                    },
+                }
+            }
+            _ => return self.close(open, expected),
+        };
+        self.err(d);
+        self.skip_past_close();
+        Err(Reported)
+    }
+
+    /// For words like `in last 30 days` at the current token: how to write
+    /// the window (`WITHIN 30d` when a number and a unit follow).
+    fn spelled_out_window(&self) -> Option<String> {
+        let word = self.text(self.tok()).to_ascii_lowercase();
+        if ![
+            "in", "last", "during", "over", "for", "from", "after", "past",
+        ]
+        .contains(&word.as_str())
+        {
+            return None;
+        }
+        let ahead: Vec<&Token> = (1..=3).map(|i| self.peek(i)).collect();
+        let within = ahead.windows(2).find_map(|w| match (&w[0].tok, &w[1].tok) {
+            (Tok::Int(n), Tok::Word) if *n > 0 => {
+                unit_word(self.text(w[1])).map(|u| format!("WITHIN {n}{u}"))
+            }
+            _ => None,
+        });
+        Some(match within {
+            Some(w) => format!("write the window as {w}"),
+            None => "a window is WITHIN 30d (the last 30 days), SINCE 2024-01-01, \
+                     BETWEEN 2024-01-01 AND 2024-02-01 or BEFORE 2024-01-01"
+                .to_string(),
+        })
+    }
+
     /// Expects the `)` matching the `(` at `open`.
     fn close(&mut self, open: Span, expected: &str) -> PResult<Span> {
         if let Some(s) = self.eat(&Tok::RParen) {
@@ -326,6 +390,10 @@ impl<'a> Parser<'a> {
                     self.err(d);
                 }
                 Tok::Error => {}
+                _ if self.window_outside(&expr).is_some() => {
+                    let d = self.window_outside(&expr).expect("checked");
+                    self.err(d);
+                }
                 _ => {
                     let d = Diagnostic::new(
                         t.span,
@@ -356,6 +424,42 @@ impl<'a> Parser<'a> {
         expr
     }
 
+    /// `count(purchase) > 3 WITHIN 30d`: a window after the condition
+    /// instead of inside the call; the fix moves it in.
+    fn window_outside(&self, expr: &Expr) -> Option<Diagnostic> {
+        let t = self.tok();
+        let tokens = match self.word()?.as_str() {
+            "within" | "since" | "before" => 2,
+            "between" => 4,
+            _ => return None,
+        };
+        // The call that ends last before the window.
+        let call_end = expr
+            .walk()
+            .filter_map(|(e, _)| match (&e.kind, e.lhs()) {
+                (ExprKind::Performed { .. }, _) => Some(e.span.end),
+                (_, Some(Operand::Aggregate(a))) => Some(a.span.end),
+                _ => None,
+            })
+            .filter(|end| *end <= t.span.start)
+            .max()? as usize;
+        let window_end = self.peek(tokens - 1).span.end as usize;
+        let window = &self.src[t.span.start as usize..window_end];
+        let start = expr.span.start as usize;
+        let fixed = format!(
+            "{} {window}{}",
+            &self.src[start..call_end - 1],
+            self.src[call_end - 1..t.span.start as usize].trim_end()
+        );
+        let d = Diagnostic::new(
+            Span::new(t.span.start as usize, window_end),
+            "a window goes inside the parentheses, after the event",
+        )
+        .with_suggestion(format!("write {fixed}"))
+        .with_related(Span::new(call_end - 1, call_end), "before this `)`");
+        Some(d)
+    }
+
     fn expr(&mut self) -> PResult<Expr> {
         let first = self.and_chain()?;
         if !self.is_kw("or") {
@@ -363,9 +467,46 @@ impl<'a> Parser<'a> {
         }
         let mut args = vec![first];
         while self.eat_kw("or").is_some() {
+            if let Some(d) = self.value_after_or(args.last()) {
+                return Err(self.err(d));
+            }
             args.push(self.and_chain()?);
         }
         Ok(chain(args, |args| ExprKind::Or { args }))
+    }
+
+    /// `category = 'shoes' OR 'bags'`: a bare value after OR, where the
+    /// condition before it compares a field for equality; the fix is IN.
+    fn value_after_or(&self, prev: Option<&Expr>) -> Option<Diagnostic> {
+        let t = self.tok();
+        if !matches!(
+            t.tok,
+            Tok::Str(_) | Tok::Int(_) | Tok::Float(_) | Tok::Time(_)
+        ) {
+            return None;
+        }
+        let prev = prev?;
+        let ExprKind::Compare {
+            lhs: Operand::Field { name },
+            cmp: CmpOp::Eq,
+            value,
+        } = &prev.kind
+        else {
+            return None;
+        };
+        let fixed = format!(
+            "{} IN ({}, {})",
+            format::ident(&name.name),
+            format::value(value),
+            self.text(t)
+        );
+        let d = Diagnostic::new(
+            prev.span.to(t.span),
+            format!("OR joins conditions, but {} is a value", self.text(t)),
+        )
+        .with_suggestion(format!("to match either value, write {fixed}"))
+        .with_replacement(fixed);
+        Some(d)
     }
 
     fn and_chain(&mut self) -> PResult<Expr> {
@@ -487,7 +628,10 @@ impl<'a> Parser<'a> {
         let kw = self.bump().span;
         let open = self.bump().span;
         let (filter, _) = self.in_call(|p| p.event_filter(false))?;
-        let close = self.close(open, "`)`")?;
+        let close = self.close_call(
+            open,
+            "`)`, WHERE or a window (WITHIN, SINCE, BETWEEN, BEFORE)",
+        )?;
         Ok(Expr {
             kind: ExprKind::Performed { filter },
             span: kw.to(close),
@@ -669,7 +813,7 @@ impl<'a> Parser<'a> {
         let kw = self.bump().span;
         let open = self.bump().span;
         let (filter, property) = self.in_call(|p| p.event_filter(true))?;
-        let close = self.close(
+        let close = self.close_call(
             open,
             "`)`, WHERE or a window (WITHIN, SINCE, BETWEEN, BEFORE)",
         )?;
@@ -961,7 +1105,7 @@ impl<'a> Parser<'a> {
                 }
                 self.err(d);
             }
-            if self.eat(&Tok::Cmp(crate::ast::CmpOp::Eq)).is_none() {
+            if self.eat(&Tok::Cmp(CmpOp::Eq)).is_none() {
                 let e = self.unexpected(&format!("`=` after `{name}`"), &expected);
                 self.skip_past_close();
                 return Err(e);
@@ -1133,6 +1277,9 @@ impl<'a> Parser<'a> {
                 }
                 ExprKind::IsNull { lhs, negated }
             }
+            _ if self.is_kw("like") || self.is_kw("ilike") => {
+                return Err(self.like(start));
+            }
             _ => ExprKind::Truthy { lhs },
         };
         Ok(Expr {
@@ -1151,6 +1298,37 @@ impl<'a> Parser<'a> {
             self.bump();
         }
         Ok(test.expr(lhs, value, ignore_case))
+    }
+
+    /// `email LIKE '%@gmail.com'`: no LIKE; the pattern's text test instead.
+    fn like(&mut self, lhs: Span) -> Reported {
+        let t = self.tok().clone();
+        let ignore_case = self.word_is(&t, "ilike");
+        let mut d = Diagnostic::new(
+            t.span,
+            format!("there is no {}", self.text(&t).to_ascii_uppercase()),
+        )
+        .with_expected("CONTAINS, STARTS WITH or ENDS WITH (and IGNORING CASE)");
+        if let Tok::Str(pattern) = &self.peek(1).tok
+            && let Some((test, part)) = like_pattern(pattern)
+        {
+            let case = if ignore_case { " IGNORING CASE" } else { "" };
+            let fixed = format!(
+                "{} {} {}{case}",
+                &self.src[lhs.range()],
+                test.keyword(),
+                format::string(part)
+            );
+            d = Diagnostic::new(lhs.to(self.peek(1).span), d.message.clone())
+                .with_expected(d.expected.clone().unwrap_or_default())
+                .with_suggestion(format!("write {fixed}"))
+                .with_replacement(fixed);
+        } else {
+            d = d.with_suggestion(
+                "`%` and `_` are not wildcards here: name the start, the end or a part of the text",
+            );
+        }
+        self.err(d)
     }
 
     fn between_values(&mut self) -> PResult<(Value, Value)> {
@@ -1318,5 +1496,28 @@ fn chain(args: Vec<Expr>, make: impl FnOnce(Vec<Expr>) -> ExprKind) -> Expr {
     Expr {
         kind: make(args),
         span,
+    }
+}
+
+/// The text test a LIKE pattern means, when it is one: `'x%'` starts with
+/// x, `'%x'` ends with it, `'%x%'` contains it (x without other wildcards).
+fn like_pattern(pattern: &str) -> Option<(TextTest, &str)> {
+    let (starts, rest) = match pattern.strip_prefix('%') {
+        Some(rest) => (false, rest),
+        None => (true, pattern),
+    };
+    let (ends, part) = match rest.strip_suffix('%') {
+        Some(part) => (false, part),
+        None => (true, rest),
+    };
+    if part.is_empty() || part.contains(['%', '_']) {
+        return None;
+    }
+    match (starts, ends) {
+        (true, false) => Some((TextTest::StartsWith, part)),
+        (false, true) => Some((TextTest::EndsWith, part)),
+        (false, false) => Some((TextTest::Contains, part)),
+        // No wildcard at all: an equality.
+        (true, true) => None,
     }
 }

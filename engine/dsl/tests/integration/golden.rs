@@ -102,6 +102,20 @@ fn cases() -> Vec<(&'static str, String)> {
         ("relative_window_now_today", "performed(purchase BETWEEN now AND today)".into()),
         ("since_now", "count(email_open SINCE now) = 0".into()),
         ("relative_range_swapped", "birth_date BETWEEN -25y AND -35y".into()),
+        // --- errors that teach (issue 20) ------------------------------
+        ("window_after_the_comparison", "count(purchase) > 3 WITHIN 30d".into()),
+        ("window_after_performed", "performed(purchase) WITHIN 30d".into()),
+        ("like_operator", "email LIKE '%@gmail.com'".into()),
+        ("words_after_the_event", "performed(purchase in last 30 days)".into()),
+        ("comma_after_the_event", "performed(purchase, WITHIN 30d)".into()),
+        ("count_star", "count(*) > 2".into()),
+        ("slash_date", "signup_at >= 01/12/2025".into()),
+        ("hyphenated_event_type", "performed(add-to-cart WITHIN 7d)".into()),
+        ("keyword_typo_in_call", "count(purchase WITHN 30d) > 1".into()),
+        ("or_of_bare_values", "count(purchase WHERE category = 'shoes' OR 'bags') > 0".into()),
+        ("property_of_a_property", "sum(amount.amount WITHIN 30d) > 1".into()),
+        ("event_type_as_property", "count(any WHERE event_type = 'purchase') > 0".into()),
+        ("profile_date_part_as_property", "sum(birth_date.month WITHIN 30d) > 1".into()),
         // --- several at once -----------------------------------------
         (
             "several_type_errors",
