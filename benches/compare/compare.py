@@ -119,15 +119,15 @@ _meta: dict = {}
 def column_bytes(data: str, table: str, cols: list[str], months) -> tuple[int, int]:
     """(compressed, uncompressed) bytes of the column chunks of `cols` in
     the files (and, for events, the month partitions) a workload must read."""
-    if table == "profiles":
-        files = sorted(glob.glob(f"{data}/profiles/*.parquet"))
-    else:
-        files = []
-        for d in sorted(glob.glob(f"{data}/events/event_month=*")):
-            m = d.rsplit("=", 1)[1]
-            lo, hi = months
-            if (lo is None or m >= lo) and (hi is None or m <= hi):
-                files += sorted(glob.glob(f"{d}/*.parquet"))
+    files = wl.table_files(data, table)
+    if table == "events":
+        lo, hi = months
+
+        def month(f: str) -> str:
+            return f.split("event_month=", 1)[1].split("/", 1)[0]
+
+        files = [f for f in files
+                 if (lo is None or month(f) >= lo) and (hi is None or month(f) <= hi)]
     comp = unc = 0
     want = set(cols)
     for f in files:
@@ -160,7 +160,7 @@ def memcpy_bandwidth() -> float:
 
 def warm_page_cache(data: str) -> int:
     total = 0
-    for f in glob.glob(f"{data}/**/*.parquet", recursive=True):
+    for f in wl.table_files(data, "profiles") + wl.table_files(data, "events"):
         with open(f, "rb") as fh:
             while chunk := fh.read(1 << 24):
                 total += len(chunk)
@@ -233,6 +233,9 @@ def main():
     args = ap.parse_args()
     args.data = str(Path(args.data).resolve())
     engines = [e for e in args.engines.split(",") if e]
+    if "datafusion" in engines and wl.has_dead_files(args.data):
+        sys.exit("DataFusion SQL lists the table directories, which hold files their Delta "
+                 "logs removed; run `strata vacuum --retain 0h` first or leave it out")
 
     with open(f"{args.data}/strata.toml", "rb") as f:
         manifest = tomllib.load(f)
@@ -245,9 +248,10 @@ def main():
         keep = set(args.only.split(","))
         suite = [w for w in suite if w.id in keep]
 
-    total_profiles = pq.ParquetDataset(f"{args.data}/profiles").read(columns=["profile_id"]).num_rows
+    total_profiles = sum(pq.ParquetFile(f).metadata.num_rows
+                         for f in wl.table_files(args.data, "profiles"))
     n_events = sum(pq.ParquetFile(f).metadata.num_rows
-                   for f in glob.glob(f"{args.data}/events/*/*.parquet"))
+                   for f in wl.table_files(args.data, "events"))
     warmed = warm_page_cache(args.data)
     print(f"dataset {args.data}: {total_profiles} profiles, {n_events} events, "
           f"{warmed / 2**20:.0f} MiB of Parquet (page cache warmed); as_of {manifest['as_of']}",

@@ -8,7 +8,7 @@
 # runs after the cold one). --scale s (100k profiles) is the quick run.
 #
 # What it does:
-#   1. creates benches/compare/.venv from requirements.txt (PyPI: duckdb, chdb, pyarrow) if missing;
+#   1. creates benches/compare/.venv from requirements.txt (PyPI: duckdb, chdb, pyarrow, deltalake) if missing;
 #   2. builds `strata`, `strata-compare` and `datafusion-sql` (release);
 #   3. generates the dataset into target/bench-data/<scale> (seed 42) if missing;
 #   4. runs the suite (benches/compare/workloads.py) on every engine, checks
@@ -33,7 +33,7 @@ done
 case "$scale" in s|m|l) ;; *) echo "--scale must be s, m or l" >&2; exit 2 ;; esac
 
 venv="$here/.venv"
-if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import duckdb, chdb, pyarrow' 2>/dev/null; then
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import duckdb, chdb, pyarrow, deltalake' 2>/dev/null; then
     echo "== setting up $venv" >&2
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --upgrade pip

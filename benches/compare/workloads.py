@@ -16,10 +16,38 @@ predicate itself.
 from __future__ import annotations
 
 import datetime as dt
+import glob
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 DIALECTS = ("duckdb", "chdb", "datafusion")
+
+
+def table_files(data: str, table: str) -> list[str]:
+    """The Parquet files of a table (`profiles` or `events`) as its Delta log
+    lists them: a write's removed files stay on disk until `strata vacuum`,
+    so a glob would read them twice. A directory without a log is globbed."""
+    root = f"{data}/{table}"
+    if os.path.isdir(f"{root}/_delta_log"):
+        from deltalake import DeltaTable
+
+        uris = DeltaTable(root).file_uris()
+        return sorted(os.path.abspath(u.removeprefix("file://")) for u in uris)
+    return on_disk(data, table)
+
+
+def on_disk(data: str, table: str) -> list[str]:
+    return sorted(os.path.abspath(f) for f in glob.glob(globbed(data, table)))
+
+
+def globbed(data: str, table: str) -> str:
+    return f"{data}/events/*/*.parquet" if table == "events" else f"{data}/{table}/*.parquet"
+
+
+def has_dead_files(data: str) -> bool:
+    """Whether a glob of the tables would read files their logs removed."""
+    return any(table_files(data, t) != on_disk(data, t) for t in ("profiles", "events"))
 
 
 @dataclass
@@ -46,21 +74,31 @@ class Dialect:
         self.data = data
 
     def events(self) -> str:
-        d = self.data
         if self.name == "duckdb":
-            return (f"read_parquet('{d}/events/*/*.parquet', hive_partitioning = true, "
+            return (f"read_parquet({self._files('events')}, hive_partitioning = true, "
                     f"hive_types = {{'event_month': VARCHAR}})")
         if self.name == "chdb":
-            return f"file('{d}/events/*/*.parquet', Parquet)"
+            return f"file({self._files('events')}, Parquet)"
         return "events"
 
     def profiles(self) -> str:
-        d = self.data
-        if self.name == "duckdb":
-            return f"read_parquet('{d}/profiles/*.parquet')"
-        if self.name == "chdb":
-            return f"file('{d}/profiles/*.parquet', Parquet)"
+        if self.name in ("duckdb", "chdb"):
+            f = self._files("profiles")
+            return f"read_parquet({f})" if self.name == "duckdb" else f"file({f}, Parquet)"
         return "profiles"
+
+    def _files(self, table: str) -> str:
+        """The SQL literal naming a table's live files: the glob when it
+        matches exactly them, otherwise a list (DuckDB) or a `{a,b}` set of
+        paths under the table's root (ClickHouse)."""
+        pattern = globbed(self.data, table)
+        live = table_files(self.data, table)
+        if live == on_disk(self.data, table):
+            return f"'{pattern}'"
+        if self.name == "duckdb":
+            return "[" + ", ".join(f"'{f}'" for f in live) + "]"
+        root = os.path.abspath(f"{self.data}/{table}") + "/"
+        return "'" + root + "{" + ",".join(f.removeprefix(root) for f in live) + "}'"
 
     def ts(self, t: dt.datetime) -> str:
         s = t.strftime("%Y-%m-%d %H:%M:%S")
