@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["compile", "expand", "query"],
     &["features", "materialize", "report"],
     &["engine"],
+    &["discover"],
 ];
 
 /// Top-level module -> the top-level modules its code names.

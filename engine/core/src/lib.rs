@@ -49,10 +49,13 @@ mod materialize;
 pub mod report;
 // 7. the facade.
 mod engine;
+// 8. what is built on the facade: describing the data.
+mod discover;
 
 pub use config::{EngineConfig, SpillConfig};
 pub use dataset::features_file::{FEATURES_DIR, FEATURES_FILE, FeatureStamp, features_path};
 pub use dataset::{Dataset, DatasetCatalog};
+pub use discover::{ColumnValues, Discovery, MAX_LISTED_VALUES, ValueCount};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use features::FeaturesSummary;

@@ -175,6 +175,9 @@ pub struct Aggregate {
 pub enum AggFunc {
     /// Number of matching events (0 when none).
     Count,
+    /// `count(distinct event.property)`: number of distinct non-NULL
+    /// values of the property (0 when none).
+    CountDistinct,
     /// Sum of the property (0 when none).
     Sum,
     /// Average of the property (NULL when none).
@@ -424,8 +427,9 @@ impl Segment {
 
 impl AggFunc {
     /// Every aggregate function, in documentation order.
-    pub const ALL: [AggFunc; 7] = [
+    pub const ALL: [AggFunc; 8] = [
         AggFunc::Count,
+        AggFunc::CountDistinct,
         AggFunc::Sum,
         AggFunc::Avg,
         AggFunc::Min,
@@ -434,10 +438,11 @@ impl AggFunc {
         AggFunc::Last,
     ];
 
-    /// The function's name in the DSL (`count`, `sum`, ...).
+    /// The function's name in the DSL (`count`, `sum`, ...; `count` for
+    /// `count(distinct ...)`, see [`AggFunc::call`]).
     pub fn name(self) -> &'static str {
         match self {
-            AggFunc::Count => "count",
+            AggFunc::Count | AggFunc::CountDistinct => "count",
             AggFunc::Sum => "sum",
             AggFunc::Avg => "avg",
             AggFunc::Min => "min",
@@ -454,12 +459,21 @@ impl AggFunc {
             .find(|f| f.name().eq_ignore_ascii_case(name))
     }
 
+    /// The call up to its event, as written: `count(`, `count(distinct `,
+    /// `sum(`.
+    pub fn call(self) -> String {
+        match self {
+            AggFunc::CountDistinct => "count(distinct ".to_string(),
+            f => format!("{}(", f.name()),
+        }
+    }
+
     /// Whether the function aggregates a property (`sum(purchase.amount)`)
     /// rather than the events themselves (`count(purchase)`).
     pub fn needs_property(self) -> bool {
         matches!(
             self,
-            AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max
+            AggFunc::CountDistinct | AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max
         )
     }
 }

@@ -24,6 +24,23 @@ pub enum FieldType {
     Other,
 }
 
+impl std::fmt::Display for FieldType {
+    /// The type's name in docs and listings: `boolean`, `integer`,
+    /// `number`, `text`, `date`, `timestamp`, `list of text`, `other`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldType::Bool => f.write_str("boolean"),
+            FieldType::Int => f.write_str("integer"),
+            FieldType::Float => f.write_str("number"),
+            FieldType::String => f.write_str("text"),
+            FieldType::Date => f.write_str("date"),
+            FieldType::Timestamp => f.write_str("timestamp"),
+            FieldType::List(inner) => write!(f, "list of {inner}"),
+            FieldType::Other => f.write_str("other"),
+        }
+    }
+}
+
 /// Schemas, event types and saved segments of one dataset.
 pub trait Catalog {
     /// Type of a profile attribute, `None` if there is no such column.

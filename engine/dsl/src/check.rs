@@ -577,7 +577,7 @@ impl Checker<'_> {
         let f = a.func.name();
         let label = format!("{f}(...)");
         let ty = match (a.func, &a.property) {
-            (AggFunc::Count, _) => FieldType::Int,
+            (AggFunc::Count | AggFunc::CountDistinct, _) => FieldType::Int,
             (AggFunc::First | AggFunc::Last, _) => FieldType::Timestamp,
             (_, None) => return None, // reported by validation
             (func, Some(p)) => {

@@ -201,7 +201,7 @@ fn operand(out: &mut String, op: &Operand) {
 }
 
 fn aggregate(out: &mut String, a: &Aggregate) {
-    let _ = write!(out, "{}(", a.func.name());
+    out.push_str(&a.func.call());
     event_filter(out, &a.filter, a.property.as_ref());
     out.push(')');
 }

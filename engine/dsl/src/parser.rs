@@ -812,7 +812,42 @@ impl<'a> Parser<'a> {
     fn aggregate(&mut self, func: AggFunc) -> PResult<Aggregate> {
         let kw = self.bump().span;
         let open = self.bump().span;
+        // `distinct` is a keyword only before `event.property`: an event
+        // type may be named so.
+        let func = match func {
+            AggFunc::Count
+                if self.is_kw("distinct")
+                    && matches!(
+                        self.peek(1).tok,
+                        Tok::Word | Tok::QuotedIdent(_) | Tok::Str(_)
+                    )
+                    && self.peek(2).tok == Tok::Dot =>
+            {
+                self.bump();
+                AggFunc::CountDistinct
+            }
+            f => f,
+        };
         let (filter, property) = self.in_call(|p| p.event_filter(true))?;
+        if let EventSel::Type { name } = &filter.event
+            && func == AggFunc::Count
+            && name.name.eq_ignore_ascii_case("distinct")
+            && matches!(
+                self.tok().tok,
+                Tok::Word | Tok::QuotedIdent(_) | Tok::Str(_)
+            )
+        {
+            let event = self.text(self.tok()).to_string();
+            let d = Diagnostic::new(
+                name.span.to(self.span()),
+                "count(distinct ...) counts the values of a property",
+            )
+            .with_expected("count(distinct event.property ...)")
+            .with_suggestion(format!("e.g. count(distinct {event}.category ...)"));
+            self.err(d);
+            self.skip_past_close();
+            return Err(Reported);
+        }
         let close = self.close_call(
             open,
             "`)`, WHERE or a window (WITHIN, SINCE, BETWEEN, BEFORE)",

@@ -218,10 +218,14 @@ impl Validator<'_> {
                     EventSel::Type { name } => name.name.as_str(),
                     EventSel::Any => "any",
                 };
+                let call = a.func.call();
                 self.push(
-                    Diagnostic::new(a.span, format!("{f}(...) needs a property to aggregate"))
-                        .with_expected(format!("{f}(event.property ...)"))
-                        .with_suggestion(format!("e.g. {f}({ev}.amount)")),
+                    Diagnostic::new(a.span, format!("{call}...) needs a property to aggregate"))
+                        .with_expected(format!("{call}event.property ...)"))
+                        .with_suggestion(match a.func {
+                            AggFunc::CountDistinct => format!("e.g. {call}{ev}.category)"),
+                            _ => format!("e.g. {call}{ev}.amount)"),
+                        }),
                 );
             }
             (Some(p), false) => {

@@ -28,6 +28,16 @@ impl DatasetSvc {
             .map_err(|e| Error::Internal(e.to_string()))?
             .map_err(strata_core::Error::from)?;
         let segments = loaded.engine.dataset().segments().load_all()?;
+        let found = loaded.engine.discover().await?;
+        let counts = |values: &[strata_core::ValueCount]| {
+            values
+                .iter()
+                .map(|v| v1::ValueCount {
+                    value: v.value.clone(),
+                    count: v.count,
+                })
+                .collect::<Vec<_>>()
+        };
         let name = self
             .shared
             .engines
@@ -40,18 +50,33 @@ impl DatasetSvc {
             name,
             dataset_version: loaded.version.clone(),
             as_of: d.manifest.as_of.map(convert::timestamp),
-            profiles: Some(table(&d.profiles)),
-            events: Some(table(&d.events)),
+            profiles: Some(table(&d.profiles, &found.profile_attributes)),
+            events: Some(table(&d.events, &found.event_properties)),
             event_types: loaded.engine.dataset().event_types().to_vec(),
             purchase_types: d.manifest.purchase_types.clone(),
             activity_types: d.manifest.activity_types.clone(),
             segments: segments.into_keys().collect(),
             total_bytes: d.total_bytes,
+            event_type_counts: counts(&found.event_types),
+            text_values: found
+                .values
+                .iter()
+                .map(|c| v1::ColumnValues {
+                    table: c.table.to_string(),
+                    column: c.column.clone(),
+                    values: counts(&c.values),
+                })
+                .collect(),
         })
     }
 }
 
-fn table(t: &strata_datasets::TableDescription) -> v1::TableInfo {
+/// A table on the wire; `dsl_types` names the DSL type of each column the
+/// segment language can name.
+fn table(
+    t: &strata_datasets::TableDescription,
+    dsl_types: &[(String, strata_dsl::FieldType)],
+) -> v1::TableInfo {
     v1::TableInfo {
         rows: t.rows,
         files: t.files as u64,
@@ -65,6 +90,11 @@ fn table(t: &strata_datasets::TableDescription) -> v1::TableInfo {
                 name: f.name().clone(),
                 data_type: f.data_type().to_string(),
                 nullable: f.is_nullable(),
+                dsl_type: dsl_types
+                    .iter()
+                    .find(|(n, _)| n == f.name())
+                    .map(|(_, t)| t.to_string())
+                    .unwrap_or_default(),
             })
             .collect(),
         min_time: t.time_range.map(|(a, _)| convert::timestamp(a)),

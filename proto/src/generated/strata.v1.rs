@@ -1950,6 +1950,32 @@ pub struct DescribeResponse {
     /// Total bytes of the dataset's Parquet files.
     #[prost(uint64, tag = "10")]
     pub total_bytes: u64,
+    /// Every event type with its number of events, most frequent first.
+    #[prost(message, repeated, tag = "11")]
+    pub event_type_counts: ::prost::alloc::vec::Vec<ValueCount>,
+    /// Text columns with few values (at most 30; profiles and events), each
+    /// with its values and how many rows hold them, most frequent first.
+    #[prost(message, repeated, tag = "12")]
+    pub text_values: ::prost::alloc::vec::Vec<ColumnValues>,
+}
+/// A value and how many rows hold it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ValueCount {
+    #[prost(string, tag = "1")]
+    pub value: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "2")]
+    pub count: u64,
+}
+/// The values of one text column (NULLs left out).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ColumnValues {
+    /// "profiles" or "events".
+    #[prost(string, tag = "1")]
+    pub table: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub column: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "3")]
+    pub values: ::prost::alloc::vec::Vec<ValueCount>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TableInfo {
@@ -1989,6 +2015,11 @@ pub struct Column {
     /// Whether the column may hold nulls.
     #[prost(bool, tag = "3")]
     pub nullable: bool,
+    /// The type the segment language sees: boolean, integer, number, text,
+    /// date, timestamp, list of text, other (empty for columns segments
+    /// cannot name, e.g. event_type).
+    #[prost(string, tag = "4")]
+    pub dsl_type: ::prost::alloc::string::String,
 }
 /// Generated client implementations.
 pub mod dataset_service_client {

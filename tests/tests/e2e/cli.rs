@@ -179,3 +179,39 @@ fn save_list_and_delete_segments_from_the_cli() {
     let (ok, list, _) = run_strata(&["segments", "--data", d]);
     assert!(ok && list.is_empty(), "{list}");
 }
+
+#[test]
+fn describe_lists_event_types_properties_and_values() {
+    let data = base_dataset().to_str().unwrap();
+    let (ok, out, err) = run_strata(&["describe", "--data", data]);
+    assert!(ok, "{err}");
+    let section = |title: &str| {
+        let start = out
+            .find(title)
+            .unwrap_or_else(|| panic!("{title} in {out}"));
+        out[start..]
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+    };
+    let types = section("event types");
+    assert!(
+        types
+            .iter()
+            .any(|l| l.trim_start().starts_with("purchase ")),
+        "{types:?}"
+    );
+    let attrs = section("profile attributes");
+    let tier = attrs
+        .iter()
+        .find(|l| l.trim_start().starts_with("loyalty_tier "))
+        .unwrap();
+    assert!(tier.contains("text") && tier.contains("'gold' "), "{tier}");
+    let props = section("event properties");
+    let amount = props
+        .iter()
+        .find(|l| l.trim_start().starts_with("amount "))
+        .unwrap();
+    assert!(amount.contains("number"), "{amount}");
+}

@@ -368,8 +368,39 @@ async fn describe_the_dataset() {
             .unwrap()
             .columns
             .iter()
-            .any(|c| c.name == "profile_id" && c.data_type == "Int64")
+            .any(|c| c.name == "profile_id" && c.data_type == "Int64" && c.dsl_type == "integer")
     );
+
+    // Event types with counts: together every event, as the log counts them.
+    let by_type: u64 = r.event_type_counts.iter().map(|c| c.count).sum();
+    assert_eq!(by_type, r.events.as_ref().unwrap().rows);
+    assert!(
+        r.event_type_counts
+            .windows(2)
+            .all(|w| w[0].count >= w[1].count)
+    );
+    // Low-cardinality text values, each count what a segment counts.
+    let tiers = r
+        .text_values
+        .iter()
+        .find(|c| c.table == "profiles" && c.column == "loyalty_tier")
+        .expect("loyalty_tier has few values");
+    assert!(tiers.values.iter().any(|v| v.value == "gold"), "{tiers:?}");
+    let mut s = server.segments().await;
+    for v in &tiers.values {
+        let text = format!("loyalty_tier = '{}'", v.value);
+        let n = s.count(count_req(&text)).await.unwrap().into_inner().count;
+        assert_eq!(n, v.count, "{text}");
+    }
+    assert!(
+        r.text_values
+            .iter()
+            .any(|c| c.table == "events" && c.column == "channel"),
+        "{:?}",
+        r.text_values
+    );
+    // Columns with many values are not listed.
+    assert!(!r.text_values.iter().any(|c| c.column == "email"));
 }
 
 #[tokio::test]

@@ -579,7 +579,65 @@ pub(crate) fn run_describe(args: DescribeArgs) -> anyhow::Result<()> {
         "{}",
         strata_datasets::describe_version(&args.data, args.at_version)?
     );
+    let config = strata_core::EngineConfig {
+        at_version: args.at_version,
+        ..strata_core::EngineConfig::default()
+    };
+    let discovery = super::query::runtime()?.block_on(async {
+        let engine = strata_core::Engine::open(&args.data, config).await?;
+        engine.discover().await
+    })?;
+    print!("{}", discovery_text(&discovery));
     Ok(())
+}
+
+/// The event types with counts, then every attribute and property with its
+/// DSL type and, for text with few values, the values with counts.
+fn discovery_text(d: &strata_core::Discovery) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("\nevent types (events of each):\n");
+    for t in &d.event_types {
+        let _ = writeln!(out, "  {:<24} {:>12}", t.value, thousands(t.count));
+    }
+    for (title, table, fields) in [
+        ("profile attributes", "profiles", &d.profile_attributes),
+        ("event properties", "events", &d.event_properties),
+    ] {
+        let _ = writeln!(
+            out,
+            "\n{title} (DSL type; values with counts where there are at most {}):",
+            strata_core::MAX_LISTED_VALUES
+        );
+        for (name, ty) in fields {
+            let values = d
+                .values
+                .iter()
+                .find(|v| v.table == table && v.column == *name)
+                .map(|v| {
+                    v.values
+                        .iter()
+                        .map(|c| format!("'{}' {}", c.value, thousands(c.count)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {name:<24} {:<14} {values}", ty.to_string());
+        }
+    }
+    out
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Arguments of `strata upgrade`.

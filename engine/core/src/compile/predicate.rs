@@ -194,7 +194,7 @@ impl Compiler<'_> {
                 let c = ident(behaviour_column(i));
                 // Over no events: count and sum are 0, the others NULL.
                 Ok(match a.func {
-                    AggFunc::Count => (coalesce(vec![c, lit(0i64)]), ty),
+                    AggFunc::Count | AggFunc::CountDistinct => (coalesce(vec![c, lit(0i64)]), ty),
                     AggFunc::Sum => (coalesce(vec![c, zero_of(&ty)]), ty),
                     _ => (c, ty),
                 })
@@ -232,7 +232,7 @@ impl Compiler<'_> {
                 .map_err(|_| Error::Internal(format!("unchecked property '{name}'")))
         };
         Ok(match b.func {
-            AggFunc::Count => DataType::Int64,
+            AggFunc::Count | AggFunc::CountDistinct => DataType::Int64,
             AggFunc::Sum => match prop()? {
                 DataType::Decimal128(_, s) => DataType::Decimal128(38, s),
                 DataType::Float16 | DataType::Float32 | DataType::Float64 => DataType::Float64,

@@ -99,7 +99,7 @@ fn aggregate_without_events(kind: &ExprKind, func: AggFunc) -> Option<bool> {
 /// Whether aggregate `f` over no events is 0 (else it is NULL).
 fn zero_without_events(f: AggFunc) -> bool {
     match f {
-        AggFunc::Count | AggFunc::Sum => true,
+        AggFunc::Count | AggFunc::CountDistinct | AggFunc::Sum => true,
         AggFunc::Avg | AggFunc::Min | AggFunc::Max | AggFunc::First | AggFunc::Last => false,
     }
 }

@@ -488,6 +488,32 @@ async fn not_equal_vs_not_with_null_countries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_distinct_counts_values_not_events() {
+    let t = as_of();
+    let events = vec![
+        event(1, t - DAY, "purchase", Some("web"), Some(100)),
+        event(1, t - 2 * DAY, "purchase", Some("web"), Some(50)),
+        event(1, t - 40 * DAY, "purchase", Some("pos"), Some(100)),
+        event(2, t - DAY, "purchase", Some("app"), Some(100)),
+        event(2, t - DAY, "purchase", None, Some(100)),
+        event(3, t - DAY, "page_view", Some("web"), None),
+    ];
+    let profiles = (1..=4).map(|id| profile(id, &[])).collect();
+    let f = Fixture::new(profiles, events, t).await;
+    f.assert_members("count(distinct purchase.channel) = 2", &[1])
+        .await;
+    // NULLs are no value; a profile without events counts 0.
+    f.assert_members("count(distinct purchase.channel) = 1", &[2])
+        .await;
+    f.assert_members("count(distinct purchase.channel) = 0", &[3, 4])
+        .await;
+    f.assert_members("count(distinct purchase.channel WITHIN 30d) = 1", &[1, 2])
+        .await;
+    f.assert_members("count(distinct any.amount) >= 2", &[1])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn before_windows_end_at_their_time_and_at_as_of() {
     let t = as_of();
     let events = vec![

@@ -1184,6 +1184,11 @@ impl SegmentGen<'_> {
                     .choose(self.rng)
                     .expect("prop"),
             ),
+            AggFunc::CountDistinct => Some(
+                *["channel", "category", "amount", "quantity"]
+                    .choose(self.rng)
+                    .expect("prop"),
+            ),
         };
         let filter = self.filter();
         let lhs = Operand::Aggregate(Aggregate {
@@ -1201,7 +1206,7 @@ impl SegmentGen<'_> {
             return e(ExprKind::IsNull { lhs, negated });
         }
         let kind_name = match (func, property) {
-            (AggFunc::Count, _) => "count",
+            (AggFunc::Count | AggFunc::CountDistinct, _) => "count",
             (AggFunc::First | AggFunc::Last, _) => "event_time",
             (AggFunc::Sum, Some(p)) | (AggFunc::Avg, Some(p)) if p == "quantity" => "quantity",
             (AggFunc::Sum, _) => "sum",
@@ -1215,7 +1220,7 @@ impl SegmentGen<'_> {
                 _ => g.fallback_literal(kind_name),
             }
         };
-        let a = if func == AggFunc::Count && self.chance(0.2) {
+        let a = if matches!(func, AggFunc::Count | AggFunc::CountDistinct) && self.chance(0.2) {
             Value::Int(self.rng.random_range(0..=2))
         } else {
             lit(self)

@@ -28,6 +28,7 @@ fn valid_segments_check() {
         "email ENDS WITH '@gmail.com' IGNORING CASE AND first_name CONTAINS 'ann' IGNORING CASE",
         "performed(purchase BEFORE 2024-11-25) AND NOT performed(purchase BEFORE -30d)",
         "count(purchase WHERE category STARTS WITH 'sh' IGNORING CASE BEFORE today) > 0",
+        "count(distinct purchase.category WITHIN 365d) >= 3",
         // Relative ends in order, or in an order that depends on as_of.
         "count(purchase BETWEEN -60d AND -30d) > 0",
         "count(purchase BETWEEN -1m AND -30d) > 0",

@@ -115,6 +115,10 @@ fn text_matches_and_before_windows() {
         // The new words are not reserved: fields may be named so.
         "ends ENDS WITH 'x' AND before = 1 AND ignoring AND case CONTAINS 'y'",
         "count(e WHERE before BEFORE now) > 0",
+        "count(distinct purchase.category WITHIN 365d) >= 3",
+        "count(distinct any.channel WHERE amount > 0) = 1",
+        // An event type named `distinct`.
+        "count(distinct BEFORE now) > 0 AND count(distinct) = 2",
     ] {
         assert_eq!(roundtrip(src), src);
     }

@@ -96,6 +96,7 @@ fn cases() -> Vec<(&'static str, String)> {
         ("empty_window", "count(purchase BETWEEN 2024-05-01 AND 2024-01-01) > 0".into()),
         ("anniversary_in_hours", "anniversary(birth_date) WITHIN NEXT 12h".into()),
         ("reversed_between", "profile_id BETWEEN 10 AND 5".into()),
+        ("count_distinct_without_property", "count(distinct purchase WITHIN 30d) > 2".into()),
         ("ends_with_on_number", "profile_id ENDS WITH '7'".into()),
         ("ignoring_case_on_a_list", "interests CONTAINS 'Running' IGNORING CASE".into()),
         ("relative_window_swapped", "count(purchase BETWEEN -30d AND -60d) > 0".into()),

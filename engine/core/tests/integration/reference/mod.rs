@@ -246,6 +246,12 @@ impl<'a> Reference<'a> {
         };
         match a.func {
             AggFunc::Count => Val::Int(events.len() as i64),
+            AggFunc::CountDistinct => {
+                let mut distinct = values();
+                distinct.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+                distinct.dedup();
+                Val::Int(distinct.len() as i64)
+            }
             AggFunc::First => events
                 .iter()
                 .map(|e| e.time_micros)
