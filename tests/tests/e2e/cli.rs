@@ -215,3 +215,52 @@ fn describe_lists_event_types_properties_and_values() {
         .unwrap();
     assert!(amount.contains("number"), "{amount}");
 }
+
+#[test]
+fn reports_say_what_they_were_computed_with() {
+    let data = base_dataset().to_str().unwrap();
+    let (ok, out, err) = run_strata(&[
+        "lifecycle",
+        "--data",
+        data,
+        "--window",
+        "30d",
+        "--segment",
+        "consent_email",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("lifecycle report\n  as_of     "), "{out}");
+    assert!(out.contains("\n  window    30d\n"), "{out}");
+    assert!(
+        out.contains("\n  scope     the members of: consent_email\n"),
+        "{out}"
+    );
+    // The churned subtotal is below the states, and is dormant + lost.
+    let profiles = |state: &str| -> u64 {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("| {state} ")))
+            .unwrap();
+        row.split('|').nth(2).unwrap().trim().parse().unwrap()
+    };
+    assert!(!out.contains("| churned "), "{out}");
+    let churned = out
+        .lines()
+        .find(|l| l.starts_with("churned (dormant + lost): "))
+        .unwrap();
+    let n: u64 = churned["churned (dormant + lost): ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(n, profiles("dormant") + profiles("lost"), "{out}");
+
+    let (ok, out, err) = run_strata(&["rfm", "--data", data, "--bins", "4"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("\n  bins      4\n  lookback  every purchase before as_of\n"),
+        "{out}"
+    );
+    assert!(out.contains("(share: of the scored profiles"), "{out}");
+}

@@ -151,7 +151,8 @@ pub(crate) fn run(kind: ReportKind, a: ReportArgs) -> anyhow::Result<()> {
         let report = engine.report(kind, &req).await?;
         let elapsed = start.elapsed();
 
-        output(&report, a.format, a.output.as_deref())?;
+        let header = parameters(kind, &req, a.segment.as_deref());
+        output(&report, a.format, a.output.as_deref(), &header)?;
         if a.write {
             for path in engine.write_report(&report, &req)? {
                 eprintln!("wrote {}", path.display());
@@ -175,21 +176,96 @@ pub(crate) fn run(kind: ReportKind, a: ReportArgs) -> anyhow::Result<()> {
     })
 }
 
-fn output(report: &Report, format: ReportFormat, dir: Option<&Path>) -> anyhow::Result<()> {
+/// What a report was computed with, as its first lines: as_of, the
+/// parameters that apply to it (defaults named) and the scope.
+fn parameters(kind: ReportKind, req: &ReportRequest, segment: Option<&str>) -> String {
+    let window = |default: &str| {
+        req.params.window.map_or(default.to_string(), |d| {
+            format!("{}{}", d.amount, d.unit.suffix())
+        })
+    };
+    let mut lines = vec![
+        format!("{} report", kind.name()),
+        format!("  as_of     {}", req.as_of.to_rfc3339()),
+    ];
+    match kind {
+        ReportKind::Rfm => {
+            lines.push(format!("  bins      {}", req.params.bins.unwrap_or(5)));
+            lines.push(format!(
+                "  lookback  {}",
+                window("every purchase before as_of")
+            ));
+        }
+        ReportKind::ChannelMix => lines.push(format!(
+            "  window    {}",
+            window("every purchase before as_of")
+        )),
+        ReportKind::Lifecycle => lines.push(format!("  window    {}", window("90d"))),
+        ReportKind::Retention => lines.push(format!(
+            "  period    {}",
+            match req.period {
+                CohortPeriod::Week => "week",
+                CohortPeriod::Month => "month",
+            }
+        )),
+    }
+    let scope = segment.map_or("every profile".to_string(), |s| {
+        format!(
+            "the members of: {}",
+            s.split_whitespace().collect::<Vec<_>>().join(" ")
+        )
+    });
+    lines.push(format!("  scope     {scope}"));
+    lines.join("\n") + "\n\n"
+}
+
+/// What a table's shares are shares of, printed under its name.
+fn caption(kind: ReportKind, table: &str) -> Option<&'static str> {
+    match (kind, table) {
+        (ReportKind::Rfm, "segments") => {
+            Some("(share: of the scored profiles, those with a purchase in the lookback)")
+        }
+        (ReportKind::Lifecycle, "states") => Some("(share: of the profiles in scope)"),
+        (ReportKind::Retention, "cohorts") => {
+            Some("(% of each cohort active k periods after its first)")
+        }
+        _ => None,
+    }
+}
+
+fn output(
+    report: &Report,
+    format: ReportFormat,
+    dir: Option<&Path>,
+    header: &str,
+) -> anyhow::Result<()> {
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     match format {
         ReportFormat::Table => {
-            let mut out = String::new();
+            let mut out = header.to_string();
             for (name, _) in &report.tables {
                 let batch = table(report, name)?;
                 out.push_str(&format!("{name}\n"));
-                if report.kind == ReportKind::Retention && name == "cohorts" {
-                    out.push_str("(% of each cohort active k periods after its first)\n");
-                    out.push_str(&retention_triangle(&batch)?);
-                } else {
-                    out.push_str(&pretty(&batch)?);
+                if let Some(c) = caption(report.kind, name) {
+                    out.push_str(c);
+                    out.push('\n');
+                }
+                match (report.kind, name.as_str()) {
+                    (ReportKind::Retention, "cohorts") => {
+                        let triangle = retention_triangle(&batch)?;
+                        let width = triangle.lines().map(|l| l.chars().count()).max();
+                        out.push_str(&triangle);
+                        if width.is_some_and(|w| w > 100) {
+                            out.push_str(
+                                "(wider than 100 columns: --format csv, or -o DIR, gives it \
+                                 to a spreadsheet)\n",
+                            );
+                        }
+                    }
+                    (ReportKind::Lifecycle, "states") => out.push_str(&states_and_churned(&batch)?),
+                    _ => out.push_str(&pretty(&batch)?),
                 }
                 out.push('\n');
             }
@@ -290,6 +366,27 @@ fn cell(batch: &RecordBatch, col: usize, row: usize) -> anyhow::Result<String> {
 }
 
 /// A boxed terminal table, numbers right-aligned.
+/// Lifecycle states as a table, and the churned subtotal (dormant + lost,
+/// a row of the data) on a line of its own below it, so that it is not
+/// read as one more state.
+fn states_and_churned(batch: &RecordBatch) -> anyhow::Result<String> {
+    let states = batch.column(0).as_string::<i32>();
+    let is_churned: arrow::array::BooleanArray = (0..batch.num_rows())
+        .map(|i| Some(states.value(i) == "churned"))
+        .collect();
+    let keep = arrow::compute::not(&is_churned)?;
+    let mut out = pretty(&arrow::compute::filter_record_batch(batch, &keep)?)?;
+    let churned = arrow::compute::filter_record_batch(batch, &is_churned)?;
+    if churned.num_rows() == 1 && churned.num_columns() >= 3 {
+        out.push_str(&format!(
+            "churned (dormant + lost): {} profiles, {}\n",
+            cell(&churned, 1, 0)?,
+            cell(&churned, 2, 0)?
+        ));
+    }
+    Ok(out)
+}
+
 fn pretty(batch: &RecordBatch) -> anyhow::Result<String> {
     let schema = batch.schema();
     let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
