@@ -151,9 +151,64 @@ pub enum ExprKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Operand {
-    Field { name: Ident },
+    Field {
+        name: Ident,
+    },
+    /// `month(birth_date)`, `hour(event_time)`: a part of a date or
+    /// timestamp field, in UTC (an integer; NULL when the field is).
+    TimePart {
+        part: TimePart,
+        field: Ident,
+        #[serde(default, skip_serializing_if = "is_default_span")]
+        span: Span,
+    },
     Aggregate(Aggregate),
     Builtin(Builtin),
+}
+
+/// The parts of a time [`Operand::TimePart`] can take, all in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimePart {
+    /// The year, e.g. 2024.
+    Year,
+    /// 1 (January) to 12.
+    Month,
+    /// Day of the month, 1 to 31.
+    Day,
+    /// ISO day of the week: 1 (Monday) to 7 (Sunday).
+    DayOfWeek,
+    /// 0 to 23 (timestamps only).
+    Hour,
+}
+
+impl TimePart {
+    pub const ALL: [TimePart; 5] = [
+        TimePart::Year,
+        TimePart::Month,
+        TimePart::Day,
+        TimePart::DayOfWeek,
+        TimePart::Hour,
+    ];
+
+    /// The function's name in the DSL: `year`, `month`, `day`,
+    /// `day_of_week`, `hour`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimePart::Year => "year",
+            TimePart::Month => "month",
+            TimePart::Day => "day",
+            TimePart::DayOfWeek => "day_of_week",
+            TimePart::Hour => "hour",
+        }
+    }
+
+    /// Looks a part up by its function name (case-insensitive).
+    pub fn from_name(name: &str) -> Option<TimePart> {
+        TimePart::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(name))
+    }
 }
 
 /// `count(purchase WHERE ... WITHIN 30d)`, `sum(purchase.amount ...)`,

@@ -199,6 +199,7 @@ impl StaticCatalog {
             ("purchase_intent", String),
         ];
         let events = [
+            ("event_time", Timestamp),
             ("channel", String),
             ("amount", Float),
             ("currency", String),

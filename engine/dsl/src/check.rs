@@ -7,7 +7,7 @@ use std::convert::Infallible;
 
 use crate::ast::{
     AggFunc, Aggregate, BuiltinFunc, CmpOp, EventFilter, EventSel, Expr, ExprKind, Ident, Operand,
-    Segment, Span, TextTest, Value,
+    Segment, Span, TextTest, TimePart, Value,
 };
 use crate::catalog::{Catalog, FieldType};
 use crate::error::Diagnostic;
@@ -494,6 +494,7 @@ impl Checker<'_> {
     fn operand(&mut self, op: &Operand, ctx: Scope) -> Option<Info> {
         match op {
             Operand::Field { name } => self.field(name, ctx),
+            Operand::TimePart { part, field, span } => self.time_part(*part, field, *span, ctx),
             Operand::Aggregate(a) => {
                 if ctx == Scope::Event {
                     return None; // reported by validation
@@ -512,6 +513,44 @@ impl Checker<'_> {
                 })
             }
         }
+    }
+
+    /// `month(birth_date)`: an integer, of a date or timestamp field (an
+    /// hour of a timestamp only).
+    fn time_part(&mut self, part: TimePart, field: &Ident, span: Span, ctx: Scope) -> Option<Info> {
+        let info = self.field(field, ctx)?;
+        let f = part.name();
+        let fits = match info.ty {
+            FieldType::Timestamp => true,
+            FieldType::Date => part != TimePart::Hour,
+            _ => false,
+        };
+        if !fits {
+            let d = Diagnostic::new(
+                span,
+                format!(
+                    "{f}(...) needs {}, but {} is {}",
+                    match part {
+                        TimePart::Hour => "a timestamp",
+                        _ => "a date or a timestamp",
+                    },
+                    info.label,
+                    type_name(&info.ty)
+                ),
+            )
+            .with_expected(match part {
+                TimePart::Hour => "a timestamp field, e.g. hour(signup_at)",
+                _ => "a date or timestamp field, e.g. month(birth_date)",
+            });
+            self.push(d);
+            return None;
+        }
+        Some(Info {
+            ty: FieldType::Int,
+            label: format!("{f}({})", info.code),
+            code: format!("{f}({})", info.code),
+            builtin: None,
+        })
     }
 
     fn field(&mut self, name: &Ident, ctx: Scope) -> Option<Info> {

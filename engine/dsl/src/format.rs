@@ -197,6 +197,9 @@ fn operand(out: &mut String, op: &Operand) {
         Operand::Field { name } => out.push_str(&ident(&name.name)),
         Operand::Aggregate(a) => aggregate(out, a),
         Operand::Builtin(b) => builtin(out, b),
+        Operand::TimePart { part, field, .. } => {
+            let _ = write!(out, "{}({})", part.name(), ident(&field.name));
+        }
     }
 }
 

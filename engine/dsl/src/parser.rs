@@ -4,8 +4,8 @@
 
 use crate::ast::{
     AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, CmpOp, Duration, EventFilter,
-    EventSel, Expr, ExprKind, Ident, Operand, Segment, Span, TextTest, TimeUnit, TimeValue, Value,
-    Window,
+    EventSel, Expr, ExprKind, Ident, Operand, Segment, Span, TextTest, TimePart, TimeUnit,
+    TimeValue, Value, Window,
 };
 use crate::error::Diagnostic;
 use crate::format;
@@ -731,6 +731,13 @@ impl<'a> Parser<'a> {
                 ));
             return Err(self.err(d));
         }
+        // `month(...)` and the other parts are functions only before `(`:
+        // a field may be named `month`.
+        if let Some(part) = TimePart::from_name(text)
+            && next_is_paren
+        {
+            return self.time_part(part);
+        }
         match lower.as_str() {
             "rfm" => return self.rfm().map(Operand::Builtin),
             "channel_mix" => return self.builtin(BuiltinFunc::ChannelMix).map(Operand::Builtin),
@@ -806,6 +813,19 @@ impl<'a> Parser<'a> {
                 name: text.to_string(),
                 span: t.span,
             },
+        })
+    }
+
+    /// `month(birth_date)`: the part's name, `(`, a field, `)`.
+    fn time_part(&mut self, part: TimePart) -> PResult<Operand> {
+        let kw = self.bump().span;
+        let open = self.bump().span;
+        let field = self.in_call(|p| p.name("a date or timestamp field", false))?;
+        let close = self.close(open, "`)`")?;
+        Ok(Operand::TimePart {
+            part,
+            field,
+            span: kw.to(close),
         })
     }
 
@@ -1521,6 +1541,7 @@ pub(crate) fn unquoted_time(s: &str) -> Option<TimeValue> {
 pub(crate) fn operand_span(op: &Operand) -> Span {
     match op {
         Operand::Field { name } => name.span,
+        Operand::TimePart { span, .. } => *span,
         Operand::Aggregate(a) => a.span,
         Operand::Builtin(b) => b.span,
     }

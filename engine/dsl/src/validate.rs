@@ -194,7 +194,9 @@ impl Validator<'_> {
 
     fn operand(&mut self, op: &Operand, in_where: bool) {
         match op {
-            Operand::Field { name } => self.name(name, "field name"),
+            Operand::Field { name } | Operand::TimePart { field: name, .. } => {
+                self.name(name, "field name")
+            }
             Operand::Aggregate(a) => {
                 if in_where {
                     self.not_in_where(a.span, &format!("{}(...)", a.func.name()));

@@ -211,7 +211,7 @@ impl Expr {
             | ExprKind::IsNull { lhs, .. }
             | ExprKind::Truthy { lhs } => match lhs {
                 Operand::Aggregate(a) => Some(&mut a.filter),
-                Operand::Field { .. } | Operand::Builtin(_) => None,
+                Operand::Field { .. } | Operand::TimePart { .. } | Operand::Builtin(_) => None,
             },
             ExprKind::And { .. }
             | ExprKind::Or { .. }
@@ -439,7 +439,7 @@ impl Operand {
     pub fn event_filter(&self) -> Option<&EventFilter> {
         match self {
             Operand::Aggregate(a) => Some(&a.filter),
-            Operand::Field { .. } | Operand::Builtin(_) => None,
+            Operand::Field { .. } | Operand::TimePart { .. } | Operand::Builtin(_) => None,
         }
     }
 }

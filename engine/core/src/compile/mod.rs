@@ -198,7 +198,7 @@ impl<'a> Compiler<'a> {
 
     fn collect_operand(&mut self, op: &Operand) {
         match op {
-            Operand::Field { .. } => {}
+            Operand::Field { .. } | Operand::TimePart { .. } => {}
             Operand::Aggregate(a) => {
                 self.needs.behaviour_index(behaviour(a));
             }

@@ -6,7 +6,9 @@ use datafusion::common::ScalarValue;
 use datafusion::functions::expr_fn;
 use datafusion::logical_expr::cast;
 use datafusion::prelude::{Expr as DfExpr, coalesce, ident, lit};
-use strata_dsl::ast::{AggFunc, BuiltinFunc, CmpOp, Expr, ExprKind, Operand, TimeValue, Value};
+use strata_dsl::ast::{
+    AggFunc, BuiltinFunc, CmpOp, Expr, ExprKind, Operand, TimePart, TimeValue, Value,
+};
 
 use super::events::zero_of;
 use super::literal::{is_decimal, value_lit};
@@ -184,6 +186,15 @@ impl Compiler<'_> {
                 })?;
                 Ok((ident(&name.name), field.data_type().clone()))
             }
+            Operand::TimePart { part, field, .. } => {
+                let (column, ty) = self.operand(
+                    &Operand::Field {
+                        name: field.clone(),
+                    },
+                    scope,
+                )?;
+                Ok((time_part(*part, column, &ty), DataType::Int64))
+            }
             Operand::Aggregate(a) => {
                 if scope == Scope::Event {
                     return Err(Error::Internal("aggregate inside an event filter".into()));
@@ -301,5 +312,31 @@ fn text_match(
         f(expr_fn::lower(text), expr_fn::lower(pattern))
     } else {
         f(text, pattern)
+    }
+}
+
+/// A part of a date or timestamp column as an Int64, in UTC: DataFusion's
+/// `date_part` on the timestamp (a date at its midnight), the day of the
+/// week renumbered from `dow` (0 = Sunday) to ISO (1 = Monday .. 7).
+fn time_part(part: TimePart, column: DfExpr, ty: &DataType) -> DfExpr {
+    let instant = match ty {
+        DataType::Date32 | DataType::Date64 => cast(
+            column,
+            DataType::Timestamp(ArrowTimeUnit::Microsecond, Some("UTC".into())),
+        ),
+        _ => column,
+    };
+    let part_of = |name: &str| {
+        cast(
+            expr_fn::date_part(lit(name), instant.clone()),
+            DataType::Int64,
+        )
+    };
+    match part {
+        TimePart::Year => part_of("year"),
+        TimePart::Month => part_of("month"),
+        TimePart::Day => part_of("day"),
+        TimePart::Hour => part_of("hour"),
+        TimePart::DayOfWeek => (part_of("dow") + lit(6i64)) % lit(7i64) + lit(1i64),
     }
 }

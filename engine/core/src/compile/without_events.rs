@@ -43,7 +43,9 @@ pub(super) fn holds_without_events(e: &Expr) -> Option<bool> {
         | ExprKind::EndsWith { .. }
         | ExprKind::Truthy { .. } => match e.lhs() {
             Some(Operand::Aggregate(a)) => aggregate_without_events(&e.kind, a.func),
-            Some(Operand::Field { .. } | Operand::Builtin(_)) | None => None,
+            Some(Operand::Field { .. } | Operand::TimePart { .. } | Operand::Builtin(_)) | None => {
+                None
+            }
         },
         // Attributes decide these (saved segments are inlined by now).
         ExprKind::Anniversary { .. } | ExprKind::InSegment { .. } => None,

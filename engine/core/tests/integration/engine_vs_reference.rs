@@ -514,6 +514,67 @@ async fn count_distinct_counts_values_not_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_parts_are_utc_calendar_fields() {
+    let t = as_of(); // Sunday 2024-03-31 12:00 UTC
+    let day = |y, m, d| Val::Date((micros(y, m, d, 0, 0, 0, 0) / DAY) as i32);
+    let profiles = vec![
+        profile(
+            1,
+            &[
+                ("birth_date", day(1990, 3, 15)),
+                (
+                    "signup_at",
+                    Val::Ts(micros(2024, 3, 30, 23, 59, 59, 999_999)),
+                ),
+            ],
+        ),
+        profile(
+            2,
+            &[
+                ("birth_date", day(1985, 12, 1)),
+                ("signup_at", Val::Ts(micros(2024, 3, 25, 0, 0, 0, 0))),
+            ],
+        ),
+        profile(3, &[]),
+    ];
+    let events = vec![
+        // Saturday 23:30 and Monday 08:00.
+        event(
+            1,
+            micros(2024, 3, 23, 23, 30, 0, 0),
+            "purchase",
+            Some("web"),
+            Some(100),
+        ),
+        event(
+            2,
+            micros(2024, 3, 25, 8, 0, 0, 0),
+            "purchase",
+            Some("web"),
+            Some(100),
+        ),
+    ];
+    let f = Fixture::new(profiles, events, t).await;
+    f.assert_members("month(birth_date) = 3", &[1]).await;
+    f.assert_members("year(birth_date) < 1990", &[2]).await;
+    f.assert_members("day(birth_date) IN (1, 15)", &[1, 2])
+        .await;
+    // ISO days: Saturday is 6, Monday is 1; a NULL field has no part.
+    f.assert_members("day_of_week(signup_at) = 6", &[1]).await;
+    f.assert_members("day_of_week(signup_at) = 1", &[2]).await;
+    f.assert_members("NOT day_of_week(signup_at) IN (6, 7)", &[2, 3])
+        .await;
+    f.assert_members("hour(signup_at) = 23", &[1]).await;
+    f.assert_members(
+        "performed(purchase WHERE day_of_week(event_time) IN (6, 7))",
+        &[1],
+    )
+    .await;
+    f.assert_members("performed(purchase WHERE hour(event_time) < 12)", &[2])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn before_windows_end_at_their_time_and_at_as_of() {
     let t = as_of();
     let events = vec![

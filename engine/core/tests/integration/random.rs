@@ -25,8 +25,8 @@ use rand::{Rng, SeedableRng};
 use strata_datasets::Manifest;
 use strata_dsl::ast::{
     AggFunc, Aggregate, Builtin, BuiltinFunc, BuiltinParams, CmpOp, Duration, EventFilter,
-    EventSel, Expr, ExprKind, Ident, Operand, Segment, TextTest, TimeUnit, TimeValue, Value,
-    Window,
+    EventSel, Expr, ExprKind, Ident, Operand, Segment, TextTest, TimePart, TimeUnit, TimeValue,
+    Value, Window,
 };
 
 use crate::reference::{
@@ -673,7 +673,11 @@ impl SegmentGen<'_> {
     fn leaf(&mut self) -> Expr {
         let w = self.rng.random_range(0..100);
         match w {
-            0..=24 => self.attribute_condition(),
+            0..=21 => self.attribute_condition(),
+            22..=24 => {
+                let name = *["birth_date", "signup_at"].choose(self.rng).expect("f");
+                self.time_part_condition(name)
+            }
             25..=34 => {
                 let filter = self.filter();
                 e(ExprKind::Performed { filter })
@@ -1079,6 +1083,44 @@ impl SegmentGen<'_> {
             .collect()
     }
 
+    /// `month(field) = 3`, `day_of_week(field) IN (6, 7)`, ...: a part of
+    /// a date or timestamp field (no hour of a date) against values in
+    /// and around its range.
+    fn time_part_condition(&mut self, name: &str) -> Expr {
+        let parts: &[TimePart] = if name == "birth_date" {
+            &[
+                TimePart::Year,
+                TimePart::Month,
+                TimePart::Day,
+                TimePart::DayOfWeek,
+            ]
+        } else {
+            &TimePart::ALL
+        };
+        let part = *parts.choose(self.rng).expect("part");
+        let (lo, hi) = match part {
+            TimePart::Year => (1950, 2030),
+            TimePart::Month => (0, 13),
+            TimePart::Day => (0, 32),
+            TimePart::DayOfWeek => (0, 8),
+            TimePart::Hour => (-1, 24),
+        };
+        let lhs = Operand::TimePart {
+            part,
+            field: Ident::new(name),
+            span: Default::default(),
+        };
+        let value = |g: &mut Self| Value::Int(g.rng.random_range(lo..=hi));
+        if self.chance(0.5) {
+            let list = vec![value(self), value(self)];
+            let negated = self.chance(0.3);
+            return e(ExprKind::InList { lhs, list, negated });
+        }
+        let value = value(self);
+        let cmp = self.cmp();
+        e(ExprKind::Compare { lhs, cmp, value })
+    }
+
     fn event_predicate(&mut self, depth: u32) -> Expr {
         if depth > 1 && self.chance(0.5) {
             return match self.rng.random_range(0..3) {
@@ -1098,6 +1140,9 @@ impl SegmentGen<'_> {
                     arg: Box::new(self.event_predicate(depth - 1)),
                 }),
             };
+        }
+        if self.chance(0.1) {
+            return self.time_part_condition("event_time");
         }
         let name = *["channel", "amount", "quantity", "category", "event_time"]
             .choose(self.rng)

@@ -29,6 +29,8 @@ fn valid_segments_check() {
         "performed(purchase BEFORE 2024-11-25) AND NOT performed(purchase BEFORE -30d)",
         "count(purchase WHERE category STARTS WITH 'sh' IGNORING CASE BEFORE today) > 0",
         "count(distinct purchase.category WITHIN 365d) >= 3",
+        "month(birth_date) = 3 AND day_of_week(signup_at) IN (6, 7) AND hour(signup_at) < 9",
+        "count(purchase WHERE day_of_week(event_time) IN (6, 7) AND hour(event_time) >= 18) >= 2",
         // Relative ends in order, or in an order that depends on as_of.
         "count(purchase BETWEEN -60d AND -30d) > 0",
         "count(purchase BETWEEN -1m AND -30d) > 0",

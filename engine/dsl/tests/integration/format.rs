@@ -117,6 +117,10 @@ fn text_matches_and_before_windows() {
         "count(e WHERE before BEFORE now) > 0",
         "count(distinct purchase.category WITHIN 365d) >= 3",
         "count(distinct any.channel WHERE amount > 0) = 1",
+        "month(birth_date) = 3 AND day_of_week(signup_at) IN (6, 7)",
+        "count(purchase WHERE hour(event_time) < 12 AND year(event_time) = 2024) > 0",
+        // Fields named like the parts.
+        "month = 3 AND day(`odd field`) = 1",
         // An event type named `distinct`.
         "count(distinct BEFORE now) > 0 AND count(distinct) = 2",
     ] {

@@ -97,6 +97,8 @@ fn cases() -> Vec<(&'static str, String)> {
         ("anniversary_in_hours", "anniversary(birth_date) WITHIN NEXT 12h".into()),
         ("reversed_between", "profile_id BETWEEN 10 AND 5".into()),
         ("count_distinct_without_property", "count(distinct purchase WITHIN 30d) > 2".into()),
+        ("hour_of_a_date", "hour(birth_date) < 12".into()),
+        ("month_of_text", "month(country) = 3".into()),
         ("ends_with_on_number", "profile_id ENDS WITH '7'".into()),
         ("ignoring_case_on_a_list", "interests CONTAINS 'Running' IGNORING CASE".into()),
         ("relative_window_swapped", "count(purchase BETWEEN -30d AND -60d) > 0".into()),

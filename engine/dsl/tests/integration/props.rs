@@ -293,9 +293,20 @@ fn builtin() -> impl Strategy<Value = Builtin> {
         })
 }
 
+fn time_part() -> BoxedStrategy<Operand> {
+    (prop::sample::select(TimePart::ALL.to_vec()), ident())
+        .prop_map(|(part, field)| Operand::TimePart {
+            part,
+            field,
+            span: Span::default(),
+        })
+        .boxed()
+}
+
 fn profile_operand() -> BoxedStrategy<Operand> {
     prop_oneof![
         3 => field(),
+        1 => time_part(),
         2 => aggregate().prop_map(Operand::Aggregate),
         1 => builtin().prop_map(Operand::Builtin),
     ]

@@ -28,7 +28,7 @@ use std::rc::Rc;
 use chrono::{Datelike, Days, NaiveDate};
 use strata_dsl::ast::{
     AggFunc, Aggregate, Builtin, BuiltinFunc, CmpOp, Duration, EventFilter, EventSel, Expr,
-    ExprKind, Operand, Segment, TimeUnit, TimeValue, Value, Window,
+    ExprKind, Operand, Segment, TimePart, TimeUnit, TimeValue, Value, Window,
 };
 
 use builtins::Rfm;
@@ -187,6 +187,9 @@ impl<'a> Reference<'a> {
     pub(crate) fn operand(&self, op: &Operand, p: &Profile) -> Val {
         match op {
             Operand::Field { name } => p.attrs.get(&name.name).cloned().unwrap_or(Val::Null),
+            Operand::TimePart { part, field, .. } => {
+                time_part(*part, p.attrs.get(&field.name).unwrap_or(&Val::Null))
+            }
             Operand::Aggregate(a) => self.aggregate(a, p.id),
             Operand::Builtin(b) => self.builtin(b, p.id),
         }
@@ -225,11 +228,14 @@ impl<'a> Reference<'a> {
             ExprKind::Or { args } => args.iter().any(|a| self.eval_event(a, ev)),
             ExprKind::Not { arg } => !self.eval_event(arg, ev),
             _ => {
-                let lhs = lhs_of(e);
-                let Operand::Field { name } = lhs else {
-                    panic!("WHERE with a non-field operand: {e:?}")
+                let v = match lhs_of(e) {
+                    Operand::Field { name } => event_prop(ev, &name.name),
+                    Operand::TimePart { part, field, .. } => {
+                        time_part(*part, &event_prop(ev, &field.name))
+                    }
+                    other => panic!("WHERE with a non-field operand: {other:?}"),
                 };
-                condition(e, &event_prop(ev, &name.name), self.as_of)
+                condition(e, &v, self.as_of)
             }
         }
     }
@@ -326,6 +332,27 @@ impl<'a> Reference<'a> {
             }
         }
     }
+}
+
+/// A part of a date or timestamp value, UTC, by calendar arithmetic on
+/// the days (independent of the engine's `date_part`).
+fn time_part(part: TimePart, v: &Val) -> Val {
+    let micros = match v {
+        Val::Date(d) => i64::from(*d) * MICROS_PER_DAY,
+        Val::Ts(t) => *t,
+        Val::Null => return Val::Null,
+        other => panic!("a time part of {other:?}"),
+    };
+    let days = micros.div_euclid(MICROS_PER_DAY);
+    let date = date_of_days(days);
+    Val::Int(match part {
+        TimePart::Year => i64::from(date.year()),
+        TimePart::Month => i64::from(date.month()),
+        TimePart::Day => i64::from(date.day()),
+        // 1970-01-01 was a Thursday (ISO 4).
+        TimePart::DayOfWeek => (days + 3).rem_euclid(7) + 1,
+        TimePart::Hour => micros.rem_euclid(MICROS_PER_DAY) / 3_600_000_000,
+    })
 }
 
 fn event_prop(ev: &Event, name: &str) -> Val {
