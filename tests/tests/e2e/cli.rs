@@ -264,3 +264,51 @@ fn reports_say_what_they_were_computed_with() {
     );
     assert!(out.contains("(share: of the scored profiles"), "{out}");
 }
+
+#[test]
+fn members_csv_writes_list_columns_as_json() {
+    let data = base_dataset().to_str().unwrap();
+    let seg = "consent_email";
+    let (ok, csv, err) = run_strata(&["members", "--data", data, "--columns", "interests", seg]);
+    assert!(ok, "{err}");
+    let (ok, jsonl, err) = run_strata(&[
+        "members",
+        "--data",
+        data,
+        "--columns",
+        "interests",
+        "--format",
+        "jsonl",
+        seg,
+    ]);
+    assert!(ok, "{err}");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("profile_id,interests"));
+    let rows: Vec<&str> = lines.collect();
+    let json: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), json.len());
+    let mut lists = 0;
+    for (row, j) in rows.iter().zip(&json) {
+        let (id, field) = row.split_once(',').unwrap();
+        assert_eq!(id, j["profile_id"].to_string());
+        match j.get("interests") {
+            Some(list) => {
+                // CSV quoting: the JSON text in quotes, its quotes doubled
+                // (`[]` needs none).
+                let text = field
+                    .strip_prefix('"')
+                    .and_then(|f| f.strip_suffix('"'))
+                    .unwrap_or(field);
+                let parsed: serde_json::Value =
+                    serde_json::from_str(&text.replace("\"\"", "\"")).unwrap();
+                assert_eq!(&parsed, list, "{row}");
+                lists += 1;
+            }
+            None => assert_eq!(field, "", "{row}"),
+        }
+    }
+    assert!(lists > 0, "no profile with interests");
+}

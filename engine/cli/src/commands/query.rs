@@ -323,7 +323,7 @@ impl Sink {
 
     fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
         match self {
-            Sink::Csv(w) => w.write(batch)?,
+            Sink::Csv(w) => w.write(&csv_ready(batch)?)?,
             Sink::Jsonl(w) => w.write(batch)?,
             Sink::Parquet(w) => w.write(batch)?,
         }
@@ -352,4 +352,48 @@ pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| e.to_string())?
         .micros_or(Utc::now().timestamp_micros());
     DateTime::from_timestamp_micros(micros).ok_or_else(|| format!("'{s}' is out of range"))
+}
+
+/// `batch` with its nested columns (lists, structs) as JSON text, which CSV
+/// can hold: `["running","travel"]`; NULL stays an empty field.
+fn csv_ready(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    use arrow::array::{ArrayRef, StringArray};
+    use arrow::datatypes::{Field, Schema};
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| f.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if !field.data_type().is_nested() {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let one = RecordBatch::try_new(
+            std::sync::Arc::new(Schema::new(vec![field.as_ref().clone()])),
+            vec![column.clone()],
+        )?;
+        let mut w = arrow::json::ArrayWriter::new(Vec::new());
+        w.write(&one)?;
+        w.finish()?;
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+            serde_json::from_slice(&w.into_inner())?;
+        // A NULL value is left out of its row's object.
+        let text: StringArray = rows
+            .iter()
+            .map(|r| r.get(field.name()).map(|v| v.to_string()))
+            .collect();
+        fields.push(Field::new(
+            field.name(),
+            arrow::datatypes::DataType::Utf8,
+            true,
+        ));
+        columns.push(std::sync::Arc::new(text));
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
