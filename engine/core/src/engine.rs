@@ -17,7 +17,7 @@ use crate::dataset::{Dataset, DatasetCatalog};
 use crate::features::FeaturesSummary;
 use crate::materialize::Materialized;
 use crate::plan::tables::PROFILES;
-use crate::query::{self, Explain, MembersRequest};
+use crate::query::{self, CountBy, Explain, MembersRequest};
 use crate::report::{self, Report, ReportKind, ReportRequest};
 use crate::scan::Scan;
 use crate::{EngineConfig, Result, features, materialize, session, time};
@@ -116,6 +116,17 @@ impl Engine {
     /// Number of profiles in `segment` at `as_of`.
     pub async fn count(&self, segment: &Segment, as_of: DateTime<Utc>) -> Result<u64> {
         query::count(&self.scan(as_of)?, segment).await
+    }
+
+    /// The members of `segment` at `as_of` per value of profile attribute
+    /// `column` (at most [`query::MAX_GROUPS`] values, largest first).
+    pub async fn count_by(
+        &self,
+        segment: &Segment,
+        as_of: DateTime<Utc>,
+        column: &str,
+    ) -> Result<CountBy> {
+        query::count_by(&self.scan(as_of)?, segment, column).await
     }
 
     /// Number of profiles in the dataset.

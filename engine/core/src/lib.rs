@@ -60,7 +60,7 @@ pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use features::FeaturesSummary;
 pub use materialize::{MEMBERS_FILE, Materialized};
-pub use query::{Explain, MembersRequest};
+pub use query::{CountBy, Explain, MAX_GROUPS, MembersRequest};
 pub use segments::SegmentStore;
 
 #[cfg(test)]

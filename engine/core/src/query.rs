@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::functions_aggregate::count::count_all;
@@ -56,6 +57,56 @@ async fn ids(cx: &Scan<'_>, segment: &Segment) -> Result<DataFrame> {
 /// Number of profiles in `segment`.
 pub(crate) async fn count(cx: &Scan<'_>, segment: &Segment) -> Result<u64> {
     Ok(ids(cx, segment).await?.count().await? as u64)
+}
+
+/// The most values [`count_by`] reports.
+pub const MAX_GROUPS: usize = 1_000;
+
+/// The size of a segment per value of a profile attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountBy {
+    /// `(value, members)`, largest first, then by value; `None` is NULL.
+    pub groups: Vec<(Option<String>, u64)>,
+    /// More than [`MAX_GROUPS`] values: only the largest are in `groups`.
+    pub truncated: bool,
+}
+
+/// The members of `segment` per value of profile attribute `column`, in
+/// one pass over the segment's plan.
+pub(crate) async fn count_by(cx: &Scan<'_>, segment: &Segment, column: &str) -> Result<CountBy> {
+    let schema = cx.dataset.profiles_schema();
+    if schema.field_with_name(column).is_err() {
+        let names = schema.fields().iter().map(|f| f.name().as_str());
+        let hint = strata_dsl::did_you_mean(column, names)
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        return Err(Error::InvalidArgument(format!(
+            "--by: `{column}` is not a profile attribute{hint}"
+        )));
+    }
+    let df = plan(cx, segment)
+        .await?
+        .aggregate(vec![ident(column)], vec![count_all().alias("n")])?
+        .sort(vec![
+            ident("n").sort(false, false),
+            ident(column).sort(true, false),
+        ])?
+        .limit(0, Some(MAX_GROUPS + 1))?;
+    let mut groups = Vec::new();
+    for batch in df.collect().await? {
+        let values = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+        let values = values.as_string::<i32>();
+        let counts = batch
+            .column(1)
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        for i in 0..batch.num_rows() {
+            let value = (!values.is_null(i)).then(|| values.value(i).to_string());
+            groups.push((value, u64::try_from(counts.value(i)).unwrap_or(0)));
+        }
+    }
+    let truncated = groups.len() > MAX_GROUPS;
+    groups.truncate(MAX_GROUPS);
+    Ok(CountBy { groups, truncated })
 }
 
 /// The members of `segment`, ordered by `profile_id`, `profile_id` first

@@ -312,3 +312,35 @@ fn members_csv_writes_list_columns_as_json() {
     }
     assert!(lists > 0, "no profile with interests");
 }
+
+#[test]
+fn count_by_an_attribute_matches_one_count_per_value() {
+    let data = base_dataset().to_str().unwrap();
+    let (ok, out, err) = run_strata(&[
+        "count",
+        "--data",
+        data,
+        "--by",
+        "loyalty_tier",
+        "consent_email",
+    ]);
+    assert!(ok, "{err}");
+    let mut lines = out.lines();
+    let total: u64 = lines.next().unwrap().parse().unwrap();
+    let mut sum = 0;
+    for line in lines {
+        let mut cols = line.split('\t');
+        let (value, n) = (
+            cols.next().unwrap(),
+            cols.next().unwrap().parse::<u64>().unwrap(),
+        );
+        let seg = match value {
+            "NULL" => "consent_email AND loyalty_tier IS NULL".to_string(),
+            v => format!("consent_email AND loyalty_tier = '{v}'"),
+        };
+        let (_, one, _) = run_strata(&["count", "--data", data, &seg]);
+        assert_eq!(one.trim().parse::<u64>().unwrap(), n, "{seg}");
+        sum += n;
+    }
+    assert_eq!(sum, total);
+}

@@ -106,6 +106,10 @@ pub(crate) struct CountArgs {
     pub(crate) segment: SegmentArgs,
     #[command(flatten)]
     pub(crate) client: super::client::ClientArgs,
+    /// Also print the segment's size per value of this profile attribute
+    /// (embedded only; at most 1,000 values, largest first).
+    #[arg(long, value_name = "ATTRIBUTE", conflicts_with = "server")]
+    pub(crate) by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -180,6 +184,22 @@ pub(crate) fn count(a: CountArgs) -> anyhow::Result<()> {
         let n = engine.count(&segment, as_of).await?;
         let total = engine.total_profiles().await?;
         println!("{n}");
+        if let Some(column) = &a.by {
+            let by = engine.count_by(&segment, as_of, column).await?;
+            for (value, count) in &by.groups {
+                let share = 100.0 * *count as f64 / n.max(1) as f64;
+                println!(
+                    "{}\t{count}\t{share:.1}%",
+                    value.as_deref().unwrap_or("NULL")
+                );
+            }
+            if by.truncated {
+                eprintln!(
+                    "only the {} largest values of {column} are shown",
+                    by.groups.len()
+                );
+            }
+        }
         eprintln!(
             "{n} of {total} profiles ({:.2}%) at {}, dataset version {}, in {:.1} ms",
             100.0 * n as f64 / total.max(1) as f64,
