@@ -59,7 +59,7 @@ pub(crate) async fn count(cx: &Scan<'_>, segment: &Segment) -> Result<u64> {
     Ok(ids(cx, segment).await?.count().await? as u64)
 }
 
-/// The most values [`count_by`] reports.
+/// The most values [`crate::Engine::count_by`] reports.
 pub const MAX_GROUPS: usize = 1_000;
 
 /// The size of a segment per value of a profile attribute.
