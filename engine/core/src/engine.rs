@@ -83,6 +83,15 @@ impl Engine {
         Ok(strata_dsl::parse_and_check(text, &self.catalog()?)?)
     }
 
+    /// [`parse`](Self::parse) and [`warnings`](Self::warnings) against one
+    /// catalog (saved segments read once).
+    pub fn parse_warned(&self, text: &str) -> Result<(Segment, Diagnostics)> {
+        let catalog = self.catalog()?;
+        let segment = strata_dsl::parse_and_check(text, &catalog)?;
+        let warnings = strata_dsl::warnings(&segment, &catalog, Some(text));
+        Ok((segment, warnings))
+    }
+
     /// Warnings about a checked segment that runs but probably does not say
     /// what was meant (text values no profile or event has); `text` is its
     /// source, when it has one, to point at the values.

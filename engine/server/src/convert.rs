@@ -57,15 +57,15 @@ pub(crate) struct Resolved {
     pub(crate) canonical: String,
     /// The DSL text it was parsed from (`None` for JSON).
     pub(crate) text: Option<String>,
+    /// Found while checking it (positions in `text`).
+    pub(crate) warnings: strata_dsl::Diagnostics,
 }
 
 impl Resolved {
     /// The segment's warnings, on the wire.
-    pub(crate) fn warnings(&self, engine: &Engine) -> Result<Vec<v1::Diagnostic>> {
-        let text = self.text.as_deref();
-        let warnings = engine.warnings(&self.segment, text)?;
-        let text = text.unwrap_or("");
-        Ok(warnings.iter().map(|d| diagnostic(d, text)).collect())
+    pub(crate) fn warnings(&self) -> Vec<v1::Diagnostic> {
+        let text = self.text.as_deref().unwrap_or("");
+        self.warnings.iter().map(|d| diagnostic(d, text)).collect()
     }
 }
 
@@ -75,13 +75,14 @@ pub(crate) fn segment(engine: &Engine, s: Option<&v1::Segment>) -> Result<Resolv
     let source = s
         .and_then(|s| s.source.as_ref())
         .ok_or_else(|| Error::InvalidArgument("segment is required (dsl, json or name)".into()))?;
-    let (segment, text) = match source {
+    let ((segment, warnings), text) = match source {
         Source::Dsl(text) => (parse_text(engine, text)?, Some(text.clone())),
         Source::Json(json) => {
             check_len(json)?;
             let seg = strata_dsl::from_json(json).map_err(strata_core::Error::from)?;
             engine.check(&seg)?;
-            (seg, None)
+            let warnings = engine.warnings(&seg, None)?;
+            ((seg, warnings), None)
         }
         Source::Name(name) => {
             let text = engine.dataset().segments().get(name)?;
@@ -93,14 +94,19 @@ pub(crate) fn segment(engine: &Engine, s: Option<&v1::Segment>) -> Result<Resolv
         segment,
         canonical,
         text,
+        warnings,
     })
 }
 
-/// Parses DSL text, keeping the text with any diagnostics.
-pub(crate) fn parse_text(engine: &Engine, text: &str) -> Result<Segment> {
+/// Parses and checks DSL text, keeping the text with any diagnostics; the
+/// warnings come along.
+pub(crate) fn parse_text(
+    engine: &Engine,
+    text: &str,
+) -> Result<(Segment, strata_dsl::Diagnostics)> {
     check_len(text)?;
     engine
-        .parse(text)
+        .parse_warned(text)
         .map_err(|e| Error::from(e).with_source(text))
 }
 

@@ -110,7 +110,7 @@ impl SegmentSvc {
             elapsed: Some(convert::duration(started.elapsed())),
             cached: hit,
             dataset_version: loaded.version.clone(),
-            warnings: seg.warnings(engine)?,
+            warnings: seg.warnings(),
         })
     }
 
@@ -390,20 +390,17 @@ impl SegmentService for SegmentSvc {
         let run = async {
             let loaded = self.shared.engines.current().await?;
             match convert::parse_text(&loaded.engine, &text) {
-                Ok(seg) => {
-                    let warnings = loaded.engine.warnings(&seg, Some(&text))?;
-                    Ok(v1::ValidateResponse {
-                        valid: true,
-                        diagnostics: vec![],
-                        canonical: strata_dsl::format(&seg),
-                        rendered: String::new(),
-                        warnings: warnings
-                            .iter()
-                            .map(|d| convert::diagnostic(d, &text))
-                            .collect(),
-                        rendered_warnings: warnings.render(&text),
-                    })
-                }
+                Ok((seg, warnings)) => Ok(v1::ValidateResponse {
+                    valid: true,
+                    diagnostics: vec![],
+                    canonical: strata_dsl::format(&seg),
+                    rendered: String::new(),
+                    warnings: warnings
+                        .iter()
+                        .map(|d| convert::diagnostic(d, &text))
+                        .collect(),
+                    rendered_warnings: warnings.render(&text),
+                }),
                 Err(Error::InvalidSegment { text, diagnostics }) => Ok(v1::ValidateResponse {
                     valid: false,
                     diagnostics: diagnostics

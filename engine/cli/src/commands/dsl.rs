@@ -91,11 +91,10 @@ pub(crate) fn check(
     text: &str,
     origin: Option<&Path>,
 ) -> anyhow::Result<strata_dsl::ast::Segment> {
-    let segment = engine
-        .parse(text)
+    let (segment, warnings) = engine
+        .parse_warned(text)
         .map_err(|e| rendered_core(e, text, origin))?;
     let origin = origin.map(|p| p.display().to_string());
-    let warnings = engine.warnings(&segment, Some(text))?;
     eprint!("{}", warnings.render_in(text, origin.as_deref()));
     Ok(segment)
 }

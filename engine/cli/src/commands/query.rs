@@ -183,9 +183,13 @@ pub(crate) fn count(a: CountArgs) -> anyhow::Result<()> {
         let start = Instant::now();
         let n = engine.count(&segment, as_of).await?;
         let total = engine.total_profiles().await?;
+        // Before any output: a wrong attribute is an error, not half a list.
+        let by = match &a.by {
+            Some(column) => Some((column, engine.count_by(&segment, as_of, column).await?)),
+            None => None,
+        };
         println!("{n}");
-        if let Some(column) = &a.by {
-            let by = engine.count_by(&segment, as_of, column).await?;
+        if let Some((column, by)) = by {
             for (value, count) in &by.groups {
                 let share = 100.0 * *count as f64 / n.max(1) as f64;
                 println!(
